@@ -1,0 +1,169 @@
+"""Every data type agentgym passes around, in one place.
+
+Two families live here:
+
+* **Hot-path types** (`Observation`, `StepResult`) are frozen dataclasses: they are built on every
+  env step, in-process and on the server, so they stay cheap.
+* **On-disk / on-wire types** (`EnvSpec`, `Turn`, `Trajectory`, ...) are pydantic models: they are
+  validated when read from a file or an HTTP body and documented by their JSON shape.
+
+On-disk formats
+---------------
+A run's ``trajectories.jsonl`` holds one `Trajectory` per line (``Trajectory.model_dump_json()``).
+An AgentTraj file (the original AgentGym format) is a JSON list of ``{"item_id", "conversations"}``
+objects; `Trajectory` is a superset of that, so an AgentTraj record loads as a `Trajectory` with
+defaults for the extra fields (see `agentgym.data.agenttraj`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Metric = Literal["success", "score", "reward"]
+"""How AgentEval reports an env (paper §8): ``success`` = success rate; ``score`` = mean final
+reward on the env's own scale (SciWorld 0-100); ``reward`` = mean final reward x 100 (BabyAI)."""
+
+ActionFormat = Literal["react_first", "react_last", "react_line", "sql_block", "raw"]
+"""How the action is cut out of a model reply (see `agentgym.core.react`):
+
+* ``react_first`` - text after the first ``Action:`` (Maze, Wordle)
+* ``react_last`` - text after the last ``Action:`` (WebShop, ALFWorld, SciWorld)
+* ``react_line`` - the single line after ``Action:``; more than one ``Action:`` is an error, and
+  characters outside ``[A-Za-z0-9, ]`` are dropped (BabyAI, TextCraft)
+* ``sql_block`` - the body of the last fenced sql code block (BIRD)
+* ``raw`` - the whole reply goes to the env, which parses it itself (tool envs)
+"""
+
+StopReason = Literal["done", "max_rounds", "context", "error"]
+"""Why an episode ended: the env said done; the round limit; the prompt outgrew the model's
+context; an exception (env server down, env crash, model backend failure)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What `Env.reset` returns: the first observation text and free-form info."""
+
+    text: str
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    """What `Env.step` returns (gymnasium's five fields, text observation).
+
+    ``terminated`` - the episode reached a terminal state (goal reached, game lost, answer given).
+    ``truncated`` - the episode was cut by the round limit.
+    ``info`` - always carries ``invalid_action`` (bool) and ``success`` (bool).
+    """
+
+    observation: str
+    reward: float
+    terminated: bool
+    truncated: bool
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def done(self) -> bool:
+        return self.terminated or self.truncated
+
+
+class EnvSpec(BaseModel):
+    """Static description of an environment: served at ``GET /v1/envs/{env}`` and shown by
+    ``agentgym envs``. Everything a remote runner needs to drive the env without importing it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(description="Registry id, e.g. 'maze'.")
+    version: str = Field(description="Bumped whenever episodes for the same task+seed change.")
+    max_rounds: int = Field(description="Agent turns per episode before truncation (original values).")
+    metric: Metric = Field(description="How AgentEval aggregates the final reward.")
+    success_threshold: float = Field(
+        1.0, description="Final reward at or above which an episode is a success (AgentEvol filter)."
+    )
+    action_format: ActionFormat = Field(description="How to cut the action out of a reply.")
+    ack: str = Field(
+        "OK. I'll follow your instructions and try my best to solve the task.",
+        description="The gpt turn that acknowledges the instruction (original per-env text).",
+    )
+    splits: dict[str, list[int]] = Field(description="Split name -> global task ids ('train', 'test').")
+    description: str = ""
+    blocking: bool = Field(
+        False, description="Steps are slow or hold a lock (JVM, TextWorld): run them in worker threads."
+    )
+
+    def split(self, name: str) -> list[int]:
+        try:
+            return self.splits[name]
+        except KeyError:
+            raise KeyError(f"{self.id} has no split {name!r}; splits: {sorted(self.splits)}") from None
+
+
+class Turn(BaseModel):
+    """One conversation turn in the AgentGym format.
+
+    ``from`` is ``human`` (instruction / observation) or ``gpt`` (the agent). ``loss`` is ``None``
+    on human turns, ``False`` on the ack turn, ``True`` on model replies that are trained on.
+    """
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: Literal["human", "gpt"] = Field(alias="from")
+    value: str
+    loss: bool | None = None
+
+    def dump(self) -> dict[str, Any]:
+        return {"from": self.from_, "value": self.value, "loss": self.loss}
+
+
+class Timing(BaseModel):
+    env_s: float = 0.0
+    model_s: float = 0.0
+
+
+class Trajectory(BaseModel):
+    """One episode: one line of ``trajectories.jsonl``; a superset of an AgentTraj record."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    item_id: str = Field(description="'<env>_<task_id>' as the original item ids.")
+    env: str = ""
+    task_id: int = -1
+    split: str = ""
+    seed: int = 0
+    sample: int = Field(0, description="Sample index when an item is run k times (pass@k).")
+    conversations: list[Turn] = Field(default_factory=list)
+    reward: float = 0.0
+    success: bool = False
+    rounds: int = 0
+    invalid_actions: int = 0
+    stop: StopReason | None = None
+    error: str | None = None
+    agent: dict[str, Any] = Field(default_factory=dict)
+    env_version: str = ""
+    timing: Timing = Field(default_factory=Timing)
+
+    @property
+    def key(self) -> str:
+        """Identity of a run item: the same item sampled twice has two keys."""
+        return f"{self.item_id}#{self.sample}"
+
+    def dump(self) -> dict[str, Any]:
+        d = self.model_dump(mode="json", by_alias=True)
+        d["conversations"] = [t.dump() for t in self.conversations]
+        return d
+
+
+def item_id(env: str, task_id: int) -> str:
+    """The original AgentGym item id ('maze_3')."""
+    return f"{env}_{task_id}"
+
+
+def parse_item_id(item: str) -> tuple[str, int]:
+    """Inverse of `item_id`; env names may contain underscores ('tool_weather_3')."""
+    env, _, num = item.rpartition("_")
+    if not env or not num.lstrip("-").isdigit():
+        raise ValueError(f"not an item id of the form '<env>_<int>': {item!r}")
+    return env, int(num)
