@@ -18,6 +18,17 @@ from agentgym.core import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "Env", "EnvSpec", "Observation", "StepResult", "Trajectory", "Turn", "__version__", "env_class",
-    "list_envs", "make", "parse_reply", "register", "spec",
+    "Env",
+    "EnvSpec",
+    "Observation",
+    "StepResult",
+    "Trajectory",
+    "Turn",
+    "__version__",
+    "env_class",
+    "list_envs",
+    "make",
+    "parse_reply",
+    "register",
+    "spec",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 from typing import Any
 
 from agentgym.client.base import AsyncClient, AsyncSession, Client, Session
@@ -42,6 +43,9 @@ class LocalSession(Session):
 
     def expert_reply(self) -> str:
         return self.env.expert_reply()
+
+    def random_action(self, seed: int) -> str:
+        return self.env.random_action(random.Random(seed))
 
     def close(self) -> None:
         self.env.close()
@@ -87,6 +91,9 @@ class AsyncLocalSession(AsyncSession):
 
     async def expert_reply(self) -> str:
         return await self._call(self.env.expert_reply)
+
+    async def random_action(self, seed: int) -> str:
+        return await self._call(self.env.random_action, random.Random(seed))
 
     async def close(self) -> None:
         await self._call(self.env.close)

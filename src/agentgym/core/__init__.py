@@ -7,7 +7,25 @@ from agentgym.core.registry import env_class, list_envs, make, register, spec
 from agentgym.core.types import EnvSpec, Observation, StepResult, Trajectory, Turn
 
 __all__ = [
-    "AgentGymError", "Env", "EnvSpec", "EpisodeOver", "NoExpert", "NotReset", "Observation",
-    "ParsedReply", "StepResult", "Trajectory", "Turn", "UnknownEnv", "UnknownTask", "env_class",
-    "format_reply", "invalid", "list_envs", "make", "parse_reply", "register", "spec",
+    "AgentGymError",
+    "Env",
+    "EnvSpec",
+    "EpisodeOver",
+    "NoExpert",
+    "NotReset",
+    "Observation",
+    "ParsedReply",
+    "StepResult",
+    "Trajectory",
+    "Turn",
+    "UnknownEnv",
+    "UnknownTask",
+    "env_class",
+    "format_reply",
+    "invalid",
+    "list_envs",
+    "make",
+    "parse_reply",
+    "register",
+    "spec",
 ]

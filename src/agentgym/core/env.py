@@ -93,6 +93,14 @@ class Env(ABC):
         """The expert's next full reply ("Thought: ...\\nAction: ...") from privileged state."""
         raise NoExpert(f"{self.spec.id} has no expert")
 
+    def random_action(self, rng: random.Random) -> str:
+        """A uniformly random action (the random baseline); ``rng`` is the caller's, so drawing
+        actions never disturbs the episode's own RNG. Envs without `available_actions` override."""
+        acts = self.available_actions()
+        if not acts:
+            raise NotImplementedError(f"{self.spec.id} cannot enumerate actions; override random_action")
+        return rng.choice(acts)
+
     def is_success(self, reward: float) -> bool:
         return reward >= self.spec.success_threshold
 
