@@ -42,7 +42,6 @@ class Env(ABC):
         self.rounds = 0
         self.done = False
         self.last_observation = ""
-        self._valid_ids: frozenset[int] | None = None
 
     # ----------------------------------------------------------------- public API
     def reset(self, task_id: int, seed: int | None = None) -> Observation:
@@ -108,9 +107,7 @@ class Env(ABC):
         """Release engine resources (processes, JVM handles, files)."""
 
     def is_valid_task(self, task_id: int) -> bool:
-        if self._valid_ids is None:
-            self._valid_ids = frozenset(i for ids in self.spec.splits.values() for i in ids)
-        return isinstance(task_id, int) and task_id in self._valid_ids
+        return isinstance(task_id, int) and task_id in _task_ids(self.spec)
 
     # ------------------------------------------------------------------ the hooks
     @abstractmethod
@@ -140,6 +137,18 @@ class Env(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.spec.id} v{self.spec.version} task={self.task_id}>"
+
+
+_TASK_IDS: dict[int, frozenset[int]] = {}
+
+
+def _task_ids(spec: EnvSpec) -> frozenset[int]:
+    """All task ids of a spec, built once per spec (not per session: a set of 10k ids is ~0.5 MB)."""
+    key = id(spec)
+    ids = _TASK_IDS.get(key)
+    if ids is None:
+        ids = _TASK_IDS[key] = frozenset(i for split in spec.splits.values() for i in split)
+    return ids
 
 
 def invalid(observation: str, **info: Any) -> StepResult:

@@ -73,7 +73,7 @@ def spec(env_id: str) -> EnvSpec:
 
 
 def list_envs(available_only: bool = False) -> list[str]:
-    """Registered env ids, sorted; ``available_only`` drops those whose imports fail here."""
+    """Registered env ids, sorted; ``available_only`` drops those that fail to load here."""
     _ensure_entries()
     ids = sorted(_entries)
     if not available_only:
@@ -82,7 +82,7 @@ def list_envs(available_only: bool = False) -> list[str]:
     for env_id in ids:
         try:
             env_class(env_id)
-        except ImportError:
+        except Exception:  # missing package, missing data, broken module: not usable here
             continue
         ok.append(env_id)
     return ok

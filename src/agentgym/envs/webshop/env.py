@@ -1,0 +1,164 @@
+"""`WebShopEnv`: buy the product an instruction describes, in a generated (or original) shop.
+
+* actions ``search[keywords]`` (only where the page has a search bar) and ``click[label]`` (label
+  must be one of the page's clickables, case-insensitive); anything else is an invalid action:
+  the page is unchanged and the observation says why;
+* ``click[Buy Now]`` ends the episode with WebShop's reward (`agentgym.envs.webshop.reward`);
+  success = reward 1; 10 rounds;
+* the catalog, the tantivy index and the goals are shared by every session of the process
+  (`agentgym.envs.webshop.world`); configure with ``num_products`` / ``seed``, or load the
+  original files with ``data_path`` / ``$WEBSHOP_DATA``.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from typing import Any
+
+from agentgym.core.env import Env, invalid
+from agentgym.core.types import EnvSpec, StepResult
+from agentgym.envs.webshop import expert, prompt
+from agentgym.envs.webshop.catalog import DEFAULT_NUM_PRODUCTS
+from agentgym.envs.webshop.goals import Goal, split_ids
+from agentgym.envs.webshop.pages import Browser
+from agentgym.envs.webshop.reward import purchase_reward
+from agentgym.envs.webshop.world import World, data_path_from_env, get_world
+
+_ACTION = re.compile(r"^\s*(search|click)\s*\[(.*)\]\s*\.?\s*$", re.IGNORECASE | re.DOTALL)
+VERSION = "1"
+
+
+def _spec(splits: dict[str, list[int]], description: str) -> EnvSpec:
+    return EnvSpec(
+        id="webshop",
+        version=VERSION,
+        max_rounds=10,
+        metric="success",
+        action_format="react_last",
+        ack="Ok.",
+        splits=splits,
+        description=description,
+    )
+
+
+def _class_spec() -> EnvSpec:
+    path = data_path_from_env()
+    if path:
+        world = get_world(data_path=path)
+        return _spec(world.splits, f"WebShop on the original data in {path}")
+    return _spec(
+        split_ids(DEFAULT_NUM_PRODUCTS), "WebShop on a generated 2,000-product catalog (tantivy BM25)"
+    )
+
+
+class WebShopEnv(Env):
+    spec = _class_spec()
+
+    def __init__(
+        self,
+        max_rounds: int | None = None,
+        num_products: int | None = None,
+        seed: int = 0,
+        data_path: str | None = None,
+    ) -> None:
+        super().__init__(max_rounds)
+        self.data_path = data_path or data_path_from_env()
+        self.world: World = get_world(num_products, seed, self.data_path)
+        if self.world.splits != type(self).spec.splits:  # another catalog size or data folder
+            src = self.world.catalog.source
+            self.spec = _spec(self.world.splits, f"WebShop on {src}")  # type: ignore[misc]
+        self.goal: Goal | None = None
+        self.browser: Browser | None = None
+
+    def is_valid_task(self, task_id: int) -> bool:
+        """Membership in the world's shared id set (the base class would build one per session)."""
+        return isinstance(task_id, int) and task_id in self.world.valid_ids
+
+    # ------------------------------------------------------------------ API
+    def instruction(self) -> str:
+        return prompt.instruction(self.max_rounds)
+
+    def instruction_text(self) -> str:
+        """The shopping instruction of the current goal (the original's /instruction_text)."""
+        assert self.goal is not None, "reset first"
+        return self.goal.instruction
+
+    def has_search_bar(self) -> bool:
+        return self.browser is not None and self.browser.has_search_bar()
+
+    def clickables(self) -> list[str]:
+        return self.browser.clickables() if self.browser is not None else []
+
+    def available_actions(self) -> list[str] | None:
+        if self.browser is None:
+            return None
+        acts = ["search[<keywords>]"] if self.browser.has_search_bar() else []
+        return acts + [f"click[{c}]" for c in self.browser.clickables() if c != "search"]
+
+    def random_action(self, rng: random.Random) -> str:
+        if self.browser is not None and self.browser.has_search_bar():
+            words = rng.sample(
+                self.world.catalog.products[rng.randrange(len(self.world.catalog))].title.split(), 2
+            )
+            return f"search[{' '.join(words)}]"
+        return super().random_action(rng)
+
+    def expert_reply(self) -> str:
+        assert self.browser is not None and self.goal is not None, "reset first"
+        return expert.expert_reply(self.browser, self.goal)
+
+    # ------------------------------------------------------------------ hooks
+    def _info(self) -> dict[str, Any]:
+        assert self.browser is not None
+        b = self.browser
+        return {
+            "page": b.state.kind,
+            "asin": b.state.asin,
+            "has_search_bar": b.has_search_bar(),
+            "clickables": b.clickables(),
+        }
+
+    def _reset(self, task_id: int) -> tuple[str, dict[str, Any]]:
+        self.goal = self.world.goals[task_id]
+        self.browser = Browser(self.world.catalog, self.world.engine, self.goal.instruction)
+        return self.browser.render(), {
+            **self._info(),
+            "instruction_text": self.goal.instruction,
+            "goal": {
+                "asin": self.goal.asin,
+                "attributes": list(self.goal.attributes),
+                "options": dict(self.goal.options),
+                "price_upper": self.goal.price_upper,
+            },
+        }
+
+    def _step(self, action: str) -> StepResult:
+        assert self.browser is not None and self.goal is not None
+        b = self.browser
+        m = _ACTION.match(action)
+        if m is None:
+            return self._invalid('an action is "search[keywords]" or "click[label]"')
+        verb, arg = m.group(1).lower(), m.group(2).strip()
+        if verb == "search":
+            if not b.has_search_bar():
+                return self._invalid('there is no search bar on this page; click "Back to Search" first')
+            if not arg:
+                return self._invalid("search keywords must not be empty")
+            b.search(arg)
+            return StepResult(b.render(), 0.0, False, False, self._info())
+        if arg.lower() == "buy now" and b.state.kind == "item":
+            product = b.product
+            assert product is not None
+            br = purchase_reward(self.goal, product, b.selected)
+            text = f"Thank you for shopping with us! [SEP] Your score (min 0.0, max 1.0) [SEP] {br.reward}"
+            info = {**self._info(), "purchased": product.asin, "selected": dict(b.selected), **br.as_info()}
+            return StepResult(text, br.reward, True, False, info)
+        if not b.click(arg):
+            shown = ", ".join(b.clickables())
+            return self._invalid(f'"{arg[:80]}" is not clickable here; clickables: {shown}')
+        return StepResult(b.render(), 0.0, False, False, self._info())
+
+    def _invalid(self, why: str) -> StepResult:
+        assert self.browser is not None
+        return invalid(f"Invalid action: {why}. [SEP] {self.browser.render()}", **self._info())
