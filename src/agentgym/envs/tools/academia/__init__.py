@@ -1,0 +1,1 @@
+"""The academia tool environment (see `env.py`)."""

@@ -1,0 +1,1 @@
+"""The movie tool environment (see `env.py`)."""

@@ -1,0 +1,1 @@
+"""The sheet tool environment (see `env.py`)."""

@@ -1,0 +1,1 @@
+"""The todo tool environment (see `env.py`)."""

@@ -1,0 +1,1 @@
+"""The weather tool environment (see `env.py`)."""
