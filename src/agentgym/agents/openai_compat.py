@@ -1,0 +1,237 @@
+"""Any OpenAI-compatible chat endpoint as an agent (vLLM, SGLang, OpenAI, Ollama, ``agentgym
+serve-model``), over plain httpx: no SDK, so the retry, timeout and error rules are ours.
+
+* ``POST {base_url}/chat/completions`` with ``base_url`` as the SDKs take it (ending in ``/v1``).
+* Up to ``concurrency`` requests in flight (a semaphore); the runner's episodes beyond that wait.
+* Retries with exponential backoff and full jitter on 408/409/429/5xx, timeouts and connection
+  errors; a ``Retry-After`` header (seconds or an HTTP date) sets the wait instead.
+* A 400 saying the context length is exceeded -> `ContextOverflow` (the episode ends with
+  ``stop: "context"``); any other 4xx -> `AgentError` with the server's message, no retry.
+* ``seed`` makes sampling reproducible on servers that honour it: each turn sends a seed derived
+  from (seed, env, task, sample, round), so the k samples of an item differ.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import os
+import random
+import re
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+from agentgym.agents.base import Agent, AgentError, AgentReply, ContextOverflow, EpisodeContext
+from agentgym.core.seeding import derive_seed
+
+RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+
+CONTEXT_PATTERNS = re.compile(
+    r"context[ _]length|maximum context|context window|too many tokens|prompt is too long"
+    r"|exceeds? (?:the )?(?:model'?s? )?(?:max(?:imum)? )?(?:context|model length|input length)"
+    r"|longer than the model|max_model_len",
+    re.IGNORECASE,
+)
+"""Wordings of context overflow: OpenAI (code ``context_length_exceeded``), vLLM ("maximum context
+length is N tokens"), SGLang ("longer than the model's context length"), TGI, Anthropic-style."""
+
+
+def error_message(response: httpx.Response) -> str:
+    """The server's error text: OpenAI's ``{"error": {"message"}}``, FastAPI's ``{"detail"}``, or
+    the raw body (truncated)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:500] or response.reason_phrase
+    if isinstance(body, dict):
+        err = body.get("error", body.get("detail", body.get("message")))
+        if isinstance(err, dict):
+            return str(err.get("message") or err)
+        if err is not None:
+            return str(err)
+    return str(body)[:500]
+
+
+def is_context_overflow(response: httpx.Response, message: str) -> bool:
+    if response.status_code not in (400, 413, 422):
+        return False
+    try:
+        err = response.json().get("error", {})
+        if isinstance(err, dict) and err.get("code") == "context_length_exceeded":
+            return True
+    except (ValueError, AttributeError):
+        pass
+    return bool(CONTEXT_PATTERNS.search(message))
+
+
+def retry_after(response: httpx.Response | None) -> float | None:
+    """Seconds the server asked us to wait (``Retry-After``: delta seconds or an HTTP date)."""
+    if response is None:
+        return None
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class OpenAIAgent(Agent):
+    """An agent that calls an OpenAI-compatible ``/chat/completions`` endpoint.
+
+    ``api_key`` defaults to the environment variable named by ``api_key_env`` (``OPENAI_API_KEY``);
+    local servers usually need none. ``extra_body`` is merged into every request (e.g.
+    ``{"chat_template_kwargs": {"enable_thinking": False}}`` for vLLM). Token usage of all calls
+    accumulates in ``usage``.
+    """
+
+    name = "openai"
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str | None = None,
+        *,
+        api_key_env: str = "OPENAI_API_KEY",
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        max_tokens: int | None = 512,
+        concurrency: int = 16,
+        timeout: float = 120.0,
+        max_retries: int = 5,
+        backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        stop: Sequence[str] | None = None,
+        seed: int | None = None,
+        extra_body: dict[str, Any] | None = None,
+    ):
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self._api_key = api_key if api_key is not None else os.environ.get(api_key_env)
+        self.temperature = temperature
+        self.top_p = top_p
+        self.max_tokens = max_tokens
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.stop = list(stop) if stop else None
+        self.seed = seed
+        self.extra_body = dict(extra_body or {})
+        self.usage = {"requests": 0, "retries": 0, "prompt_tokens": 0, "completion_tokens": 0}
+        self._rng = random.Random(seed)  # jitter only; never the global RNG
+        self._client: httpx.AsyncClient | None = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
+        self._sem: asyncio.Semaphore | None = None
+
+    def _ensure_client(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
+        """One client and semaphore per event loop (both are bound to the loop that uses them)."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop or self._sem is None:
+            headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+            limits = httpx.Limits(
+                max_connections=self.concurrency, max_keepalive_connections=self.concurrency
+            )
+            self._client = httpx.AsyncClient(headers=headers, timeout=self.timeout, limits=limits)
+            self._client_loop = loop
+            self._sem = asyncio.Semaphore(self.concurrency)
+        return self._client, self._sem
+
+    def request_body(self, messages: list[dict[str, str]], ctx: EpisodeContext | None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": [{"role": m["role"], "content": m["content"]} for m in messages],
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+        }
+        if self.max_tokens is not None:
+            body["max_tokens"] = self.max_tokens
+        if self.stop:
+            body["stop"] = self.stop
+        if self.seed is not None:
+            parts = (ctx.env_id, ctx.task_id, ctx.sample, ctx.round) if ctx is not None else ()
+            body["seed"] = derive_seed(self.seed, *parts) % (1 << 31)
+        body.update(self.extra_body)
+        return body
+
+    def _delay(self, attempt: int, response: httpx.Response | None) -> float:
+        asked = retry_after(response)
+        if asked is not None:
+            return min(asked, self.max_backoff)
+        return self._rng.uniform(0, min(self.max_backoff, self.backoff * 2**attempt))
+
+    async def reply(self, messages: list[dict[str, str]], ctx: EpisodeContext) -> AgentReply:
+        client, sem = self._ensure_client()
+        body = self.request_body(messages, ctx)
+        url = f"{self.base_url}/chat/completions"
+        last = ""
+        async with sem:
+            for attempt in range(self.max_retries + 1):
+                response: httpx.Response | None = None
+                try:
+                    response = await client.post(url, json=body)
+                except (httpx.TimeoutException, httpx.TransportError) as e:
+                    last = f"{type(e).__name__}: {e}"
+                else:
+                    if response.status_code == 200:
+                        return self._parse(response)
+                    message = error_message(response)
+                    if is_context_overflow(response, message):
+                        raise ContextOverflow(message)
+                    last = f"HTTP {response.status_code}: {message}"
+                    if response.status_code not in RETRY_STATUS:
+                        raise AgentError(f"{url}: {last}")
+                if attempt < self.max_retries:
+                    self.usage["retries"] += 1
+                    await asyncio.sleep(self._delay(attempt, response))
+        raise AgentError(f"{url}: failed after {self.max_retries + 1} attempts; last error: {last}")
+
+    def _parse(self, response: httpx.Response) -> AgentReply:
+        try:
+            data = response.json()
+            choice = data["choices"][0]
+            text = choice["message"].get("content") or ""
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as e:
+            raise AgentError(f"malformed chat completion from {self.base_url}: {response.text[:300]}") from e
+        usage = data.get("usage") or {}
+        prompt_tokens = int(usage.get("prompt_tokens") or 0)
+        completion_tokens = int(usage.get("completion_tokens") or 0)
+        self.usage["requests"] += 1
+        self.usage["prompt_tokens"] += prompt_tokens
+        self.usage["completion_tokens"] += completion_tokens
+        return AgentReply(text, prompt_tokens, completion_tokens)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "model": self.model,
+            "base_url": self.base_url,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+            "stop": self.stop,
+            "seed": self.seed,
+        }
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                await client.aclose()
+            except RuntimeError:  # its event loop is gone; the sockets went with it
+                pass

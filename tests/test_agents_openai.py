@@ -1,0 +1,246 @@
+"""OpenAIAgent against a small real FastAPI server on loopback that misbehaves on purpose.
+
+(The end-to-end test against ``agentgym serve-model`` with a real model is test_model_server.py.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+import tinymodel
+from agentgym.agents.base import AgentError, ContextOverflow, EpisodeContext
+from agentgym.agents.openai_compat import OpenAIAgent, retry_after
+from agentgym.core.types import EnvSpec
+
+SPEC = EnvSpec(
+    id="maze", version="1", max_rounds=15, metric="success", action_format="react_first", splits={}
+)
+MSGS = [{"role": "user", "content": "hello"}]
+
+
+def ctx(task: int = 0, sample: int = 0, round: int = 0) -> EpisodeContext:
+    return EpisodeContext(env_id="maze", task_id=task, spec=SPEC, sample=sample, round=round)
+
+
+def completion(text: str, prompt: int = 5, completion: int = 2) -> dict[str, Any]:
+    return {
+        "id": "x",
+        "object": "chat.completion",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        },
+    }
+
+
+class Script:
+    """What the fake endpoint answers, per 'scenario' (the user message), and what it saw."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, int] = {}
+        self.bodies: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+
+def make_app(script: Script) -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request) -> Any:
+        body = await request.json()
+        script.bodies.append(body)
+        script.headers.append(dict(request.headers))
+        scenario = body["messages"][-1]["content"]
+        n = script.calls[scenario] = script.calls.get(scenario, 0) + 1
+        if scenario == "flaky":  # 503 twice, then fine
+            if n <= 2:
+                return JSONResponse({"error": {"message": "overloaded"}}, status_code=503)
+            return completion(f"ok after {n - 1} failures")
+        if scenario == "rate":
+            if n == 1:
+                return JSONResponse({"error": {"message": "slow down"}}, 429, headers={"Retry-After": "0"})
+            return completion("ok")
+        if scenario == "down":
+            return JSONResponse({"error": {"message": "still broken"}}, status_code=500)
+        if scenario == "long":  # vLLM's wording
+            msg = "This model's maximum context length is 2048 tokens. However, you requested 4000 tokens."
+            return JSONResponse(
+                {"object": "error", "message": msg, "type": "BadRequestError", "code": 400}, 400
+            )
+        if scenario == "long-openai":
+            err = {"message": "too long", "type": "invalid_request_error", "code": "context_length_exceeded"}
+            return JSONResponse({"error": err}, 400)
+        if scenario == "bad":
+            return JSONResponse({"error": {"message": "unknown parameter 'foo'"}}, status_code=400)
+        if scenario == "nokey":
+            return JSONResponse({"error": {"message": "Incorrect API key provided"}}, status_code=401)
+        if scenario == "malformed":
+            return {"choices": []}
+        if scenario == "slow":
+            await asyncio.sleep(2)
+            return completion("late")
+        if scenario == "busy":
+            script.in_flight += 1
+            script.max_in_flight = max(script.max_in_flight, script.in_flight)
+            await asyncio.sleep(0.05)
+            script.in_flight -= 1
+            return completion("done")
+        return completion(f"echo: {scenario}")
+
+    return app
+
+
+@pytest.fixture(scope="module")
+def server():
+    script = Script()
+    with tinymodel.serve(make_app(script)) as url:
+        yield url + "/v1", script
+
+
+def agent_for(url: str, **kw: Any) -> OpenAIAgent:
+    kw.setdefault("backoff", 0.01)
+    return OpenAIAgent(url, "fake-model", **kw)
+
+
+async def test_reply_and_usage(server) -> None:
+    url, script = server
+    agent = agent_for(url, api_key="sk-test", temperature=0.3, top_p=0.8, max_tokens=64, stop=["\nObs"])
+    r = await agent.reply([{"role": "user", "content": "hi", "loss": None}], ctx())  # type: ignore[dict-item]
+    assert (r.text, r.prompt_tokens, r.completion_tokens) == ("echo: hi", 5, 2)
+    body = script.bodies[-1]
+    assert body["messages"] == [{"role": "user", "content": "hi"}]  # extra keys are not sent
+    assert (body["model"], body["temperature"], body["top_p"], body["max_tokens"]) == (
+        "fake-model",
+        0.3,
+        0.8,
+        64,
+    )
+    assert body["stop"] == ["\nObs"] and "seed" not in body
+    assert script.headers[-1]["authorization"] == "Bearer sk-test"
+    await agent.reply(MSGS, ctx())
+    assert agent.usage["requests"] == 2 and agent.usage["prompt_tokens"] == 10
+    await agent.aclose()
+
+
+async def test_seed_per_turn(server) -> None:
+    url, script = server
+    agent = agent_for(url, seed=5)
+    seeds = []
+    for c in (ctx(1, 0, 0), ctx(1, 0, 0), ctx(1, 1, 0), ctx(1, 0, 1)):
+        await agent.reply(MSGS, c)
+        seeds.append(script.bodies[-1]["seed"])
+    assert seeds[0] == seeds[1] and len(set(seeds)) == 3
+    await agent.aclose()
+
+
+async def test_retries_503_then_succeeds(server) -> None:
+    url, script = server
+    agent = agent_for(url)
+    r = await agent.reply([{"role": "user", "content": "flaky"}], ctx())
+    assert r.text == "ok after 2 failures"
+    assert script.calls["flaky"] == 3 and agent.usage["retries"] == 2
+    r = await agent.reply([{"role": "user", "content": "rate"}], ctx())
+    assert r.text == "ok" and script.calls["rate"] == 2
+    await agent.aclose()
+
+
+async def test_gives_up_after_max_retries(server) -> None:
+    url, script = server
+    agent = agent_for(url, max_retries=2)
+    with pytest.raises(AgentError, match="after 3 attempts.*still broken"):
+        await agent.reply([{"role": "user", "content": "down"}], ctx())
+    assert script.calls["down"] == 3
+    await agent.aclose()
+
+
+@pytest.mark.parametrize("scenario", ["long", "long-openai"])
+async def test_context_overflow(server, scenario: str) -> None:
+    url, script = server
+    agent = agent_for(url)
+    with pytest.raises(ContextOverflow):
+        await agent.reply([{"role": "user", "content": scenario}], ctx())
+    assert script.calls[scenario] == 1  # not retried
+    await agent.aclose()
+
+
+@pytest.mark.parametrize(
+    ("scenario", "status", "text"), [("bad", 400, "unknown parameter"), ("nokey", 401, "API key")]
+)
+async def test_client_errors_are_permanent(server, scenario: str, status: int, text: str) -> None:
+    url, script = server
+    agent = agent_for(url)
+    with pytest.raises(AgentError, match=f"HTTP {status}: .*{text}"):
+        await agent.reply([{"role": "user", "content": scenario}], ctx())
+    assert script.calls[scenario] == 1
+    await agent.aclose()
+
+
+async def test_malformed_reply_and_timeout(server) -> None:
+    url, _ = server
+    agent = agent_for(url, timeout=0.2, max_retries=1)
+    with pytest.raises(AgentError, match="malformed"):
+        await agent.reply([{"role": "user", "content": "malformed"}], ctx())
+    with pytest.raises(AgentError, match="Timeout"):
+        await agent.reply([{"role": "user", "content": "slow"}], ctx())
+    await agent.aclose()
+
+
+async def test_connection_refused_is_retried_then_fails() -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    agent = agent_for(f"http://127.0.0.1:{port}/v1", max_retries=2)
+    with pytest.raises(AgentError, match="3 attempts.*Connect"):
+        await agent.reply(MSGS, ctx())
+    assert agent.usage["retries"] == 2
+    await agent.aclose()
+
+
+async def test_concurrency_limit(server) -> None:
+    url, script = server
+    agent = agent_for(url, concurrency=3)
+    replies = await asyncio.gather(
+        *(agent.reply([{"role": "user", "content": "busy"}], ctx(i)) for i in range(9))
+    )
+    assert [r.text for r in replies] == ["done"] * 9
+    assert 2 <= script.max_in_flight <= 3  # concurrent, but never beyond the limit
+    await agent.aclose()
+
+
+def test_describe_hides_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MY_KEY", "sk-secret")
+    agent = OpenAIAgent("http://127.0.0.1:1/v1/", "m", api_key_env="MY_KEY", temperature=0.7, seed=1)
+    d = agent.describe()
+    assert d["base_url"] == "http://127.0.0.1:1/v1" and d["model"] == "m" and d["temperature"] == 0.7
+    assert "sk-secret" not in repr(d)
+    assert agent._api_key == "sk-secret"
+    with pytest.raises(ValueError, match="http"):
+        OpenAIAgent("127.0.0.1:8000", "m")
+
+
+def test_retry_after_parsing() -> None:
+    def resp(value: str) -> httpx.Response:
+        return httpx.Response(429, headers={"Retry-After": value})
+
+    assert retry_after(resp("3")) == 3.0
+    when = email.utils.formatdate(time.time() + 30, usegmt=True)
+    assert 25 < retry_after(resp(when)) <= 30  # type: ignore[operator]
+    assert retry_after(resp("soon")) is None and retry_after(None) is None
+    agent = OpenAIAgent("http://127.0.0.1:1/v1", "m", max_backoff=10)
+    assert agent._delay(0, resp("3")) == 3.0
+    assert agent._delay(0, resp("100")) == 10.0  # capped
+    assert 0 <= agent._delay(4, None) <= 10
