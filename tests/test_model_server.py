@@ -217,17 +217,28 @@ def test_serve_model_command(model_path: Path) -> None:
             proc.wait()
 
 
-def test_server_stops_work_for_clients_that_hang_up(server) -> None:
-    url, generator = server
+@pytest.fixture(scope="module")
+def long_server(tmp_path_factory: pytest.TempPathFactory):
+    """A model with a long context, so one request generates for seconds: long enough that the
+    client's hang-up is seen mid-generation however fast the machine is."""
+    path = tinymodel.build(tmp_path_factory.mktemp("tiny-long"), max_positions=4096)
+    generator = HFGenerator(path, max_batch=8, batch_window=0.05)
+    app = create_app(generator, model_name=NAME, default_max_tokens=16, disconnect_poll_s=0.05)
+    with tinymodel.serve(app) as url:
+        yield url, generator
+
+
+def test_server_stops_work_for_clients_that_hang_up(long_server) -> None:
+    url, generator = long_server
     before, before_tokens = generator.stats["cancelled"], generator.stats["generated_tokens"]
-    n = 256 - len(generator.encode(msgs(3)))  # as many new tokens as the context allows
+    n = 4096 - len(generator.encode(msgs(3)))  # as many new tokens as the context allows
     body = {"messages": msgs(3), "max_tokens": n, "temperature": 0}
     with pytest.raises(httpx.TimeoutException):
-        httpx.post(url + "/v1/chat/completions", json=body, timeout=0.3)
-    deadline = time.monotonic() + 30
+        httpx.post(url + "/v1/chat/completions", json=body, timeout=0.2)
+    deadline = time.monotonic() + 120
     while generator.stats["cancelled"] == before:
         assert time.monotonic() < deadline, "the server kept generating for a client that left"
-        time.sleep(0.1)
+        time.sleep(0.05)
     # and it still serves
     r = httpx.post(url + "/v1/chat/completions", json={**body, "max_tokens": 3}, timeout=60).json()
     assert r["usage"]["completion_tokens"] == 3

@@ -114,12 +114,14 @@ def create_app(
     default_max_tokens: int = 512,
     api_key: str | None = None,
     close_generator: bool = True,
+    disconnect_poll_s: float = 0.5,
 ) -> FastAPI:
     """The FastAPI app serving ``generator`` under ``model_name`` (default: the model folder's name).
 
     ``max_tokens`` defaults to ``default_max_tokens``, capped by what is left of the context.
     With ``api_key`` set, every ``/v1`` route needs ``Authorization: Bearer <api_key>``.
     ``close_generator``: stop the generator's batcher when the server shuts down.
+    ``disconnect_poll_s``: how often a running request checks whether its client hung up.
     """
     name = model_name or generator.model_path.rstrip("/").rsplit("/", 1)[-1]
     created = int(time.time())
@@ -208,7 +210,9 @@ def create_app(
         stop = (req.stop,) if isinstance(req.stop, str) else tuple(req.stop or ())
         params = SamplingParams(req.temperature, req.top_p, max_new, stop, req.seed)
         try:
-            c = await until_disconnect(request, generator.complete_ids(prompt_ids, params))
+            c = await until_disconnect(
+                request, generator.complete_ids(prompt_ids, params), poll=disconnect_poll_s
+            )
         except ContextOverflow as e:
             raise ApiError(400, str(e), param="messages", code="context_length_exceeded") from e
         except Exception as e:
