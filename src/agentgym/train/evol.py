@@ -1,0 +1,417 @@
+"""AgentEvol (paper §4; reference §5.2): explore, keep what was rewarded, merge, re-train, evaluate.
+
+    D_0 = expert trajectories (BC set)          model_0 = train(base, D_0)            "BC"
+    for m = 1..M:
+        explore: K samples at temperature T per item of the train pool, with model_{m-1}
+        keep:    reward >= the env's success threshold, at most ``keep_per_item`` per item
+        D_m   = kept_m  U  D_{m-1}
+        model_m = train(base, D_m)   (or continue from model_{m-1}: ``retrain_from: last``)
+        eval:   model_m on the held-out ids (AgentEval test split + optional extra held-out ids)
+
+Everything goes through the real pieces: the rollout runner with the in-process client, the
+expert agent for D_0, the HF backend (one batched ``generate`` per turn across episodes) for
+exploration and evaluation, `agentgym.train.sft` for training. On a GPU machine ``base_model`` is a
+real model; with none given a tiny Llama is built from the D_0 text (`agentgym.train.tiny`).
+
+Run folder (every stage's output on disk; stages are resumable, see `agentgym.train.stages`)::
+
+    RUN/config.json         the config of the run
+    RUN/stages/*.json       one atomic marker per finished stage (pid, time, result)
+    RUN/expert/             expert rollouts (a run store)        -> RUN/data/D0.jsonl
+    RUN/base/               the tiny base model (when built here)
+    RUN/random/             random-agent eval (baseline)
+    RUN/iter{m}/explore/    exploration rollouts (m >= 1)        -> RUN/data/D{m}.jsonl
+    RUN/iter{m}/model/      the checkpoint (plain HF folder, bc_meta.json inside)
+    RUN/iter{m}/eval/       held-out rollouts + results.json
+    RUN/lineage.json        which data made which checkpoint, from what, and its scores
+    RUN/summary.md, RUN/evol.png
+
+Rollouts use `RunStore`, so a kill during exploration or evaluation loses at most the episodes in
+flight; a kill during training re-runs that training from scratch (the partial folder is cleared).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentgym.core.types import Trajectory
+from agentgym.train.config import EnvPlan, EvolConfig
+from agentgym.train.stages import Stages, write_json_atomic
+
+EVAL_SPLIT = "test"
+HELDOUT_SPLIT = "heldout"
+
+
+@dataclass
+class EnvItems:
+    """The task ids of one env for each role; checked disjoint from the held-out ids."""
+
+    env: str
+    bc: list[int]
+    explore: list[int]
+    test: list[int]
+    extra: list[int]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EvolResult:
+    run_dir: Path
+    lineage: dict[str, Any]
+    plot: Path | None
+    summary: str
+
+    def success(self, env: str, iteration: int, split: str = "all") -> float:
+        """Held-out success rate of iteration ``iteration`` (0 = BC) on ``env`` (split all|test)."""
+        ev = self.lineage["iterations"][iteration]["eval"][env]
+        return ev["success_rate"] if split == "all" else ev["test_success_rate"]
+
+    def random(self, env: str) -> float | None:
+        rnd = (self.lineage.get("random") or {}).get(env)
+        return rnd["success_rate"] if rnd else None
+
+
+def plan_items(plan: EnvPlan) -> EnvItems:
+    from agentgym.core.registry import spec as env_spec
+
+    spec = env_spec(plan.env)
+    train = list(spec.split("train"))
+    n_bc = len(train) if plan.bc_items is None else plan.bc_items
+    bc = train[:n_bc]
+    offset = len(bc) if plan.explore_offset is None else plan.explore_offset
+    pool = train[offset:]
+    explore = pool if plan.explore_items is None else pool[: plan.explore_items]
+    test = list(spec.split(EVAL_SPLIT)) if plan.eval_ids is None else list(plan.eval_ids)
+    extra = [i for i in plan.extra_eval_ids if i not in set(test)]
+    heldout = set(test) | set(extra)
+    leak = heldout & (set(bc) | set(explore))
+    if leak:
+        raise ValueError(
+            f"{plan.env}: held-out eval ids overlap the BC/exploration ids: {sorted(leak)[:10]} "
+            "(move explore_offset/explore_items or the extra_eval_ids)"
+        )
+    if len(bc) < (plan.bc_items or 0):
+        raise ValueError(f"{plan.env}: asked for {plan.bc_items} BC items, the train split has {len(train)}")
+    return EnvItems(plan.env, bc, explore, test, extra, dict(plan.env_kwargs))
+
+
+# ------------------------------------------------------------------------------------- rollouts
+
+
+async def _rollouts(
+    items: list[Any], agent: Any, run_dir: Path, *, concurrency: int, env_kwargs: dict[str, dict]
+) -> list[Trajectory]:
+    from agentgym.client.local import AsyncLocalClient
+    from agentgym.rollout.runner import run_episodes
+    from agentgym.rollout.store import RunStore
+
+    with RunStore(run_dir) as store:
+        try:
+            return await run_episodes(
+                items, agent, AsyncLocalClient(), concurrency=concurrency, store=store, env_kwargs=env_kwargs
+            )
+        finally:
+            await agent.aclose()
+
+
+def _hf_agent(model: Path, temperature: float, cfg: EvolConfig, seed: int) -> Any:
+    from agentgym.agents.hf import HFAgent
+
+    return HFAgent(
+        str(model),
+        temperature=temperature,
+        max_new_tokens=cfg.max_new_tokens,
+        seed=seed,
+        max_batch=cfg.concurrency,
+    )
+
+
+def _items(env_items: list[EnvItems], role: str, samples: int = 1) -> list[Any]:
+    from agentgym.rollout.runner import EpisodeItem
+
+    out = []
+    for e in env_items:
+        if role == "eval":
+            out += [EpisodeItem(e.env, t, EVAL_SPLIT) for t in e.test]
+            out += [EpisodeItem(e.env, t, HELDOUT_SPLIT) for t in e.extra]
+        else:
+            ids = e.bc if role == "bc" else e.explore
+            out += [EpisodeItem(e.env, t, "train", 0, s) for t in ids for s in range(samples)]
+    return out
+
+
+def score(trajs: list[Trajectory], envs: list[str]) -> dict[str, Any]:
+    """Per env: success rate over all held-out episodes (with Wilson CI) and on the test split alone."""
+    from agentgym.eval.metrics import env_metrics
+
+    out = {}
+    for env in envs:
+        ts = [t for t in trajs if t.env == env]
+        if not ts:
+            continue
+        m = env_metrics(ts, "success")
+        test = [t for t in ts if t.split == EVAL_SPLIT]
+        out[env] = {
+            "episodes": m["episodes"],
+            "success_rate": m["success_rate"],
+            "success_ci": m["success_ci"],
+            "test_episodes": len(test),
+            "test_success_rate": sum(t.success for t in test) / len(test) if test else None,
+            "invalid_action_rate": m["invalid_action_rate"],
+            "mean_rounds": m["mean_rounds"],
+            "errors": m["errors"],
+        }
+    return out
+
+
+def keep_successes(
+    trajs: list[Trajectory], per_item: int, min_reward: float | None = None
+) -> list[Trajectory]:
+    """Trajectories whose reward reaches ``min_reward`` (default: their env's success threshold),
+    ``per_item`` per item at most (the first ones: samples are in order)."""
+    from agentgym.core.registry import spec as env_spec
+
+    kept: list[Trajectory] = []
+    counts: dict[str, int] = {}
+    for t in trajs:
+        threshold = env_spec(t.env).success_threshold if min_reward is None else min_reward
+        if t.stop == "error" or t.reward < threshold:
+            continue
+        if counts.get(t.item_id, 0) >= per_item:
+            continue
+        counts[t.item_id] = counts.get(t.item_id, 0) + 1
+        kept.append(t)
+    return kept
+
+
+def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    tmp.replace(path)
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
+
+
+# ------------------------------------------------------------------------------------- the run
+
+
+class EvolRun:
+    """One AgentEvol run folder; `run` executes (or resumes) every stage in order."""
+
+    def __init__(self, cfg: EvolConfig, log: Callable[[str], None] | None = None) -> None:
+        self.cfg = cfg
+        self.dir = Path(cfg.run_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._console = None
+        self.log = log or self._rich_log
+        self.stages = Stages(self.dir, self.log)
+        self.items = [plan_items(p) for p in cfg.envs]
+        self.envs = [e.env for e in self.items]
+        self.env_kwargs = {e.env: e.kwargs for e in self.items if e.kwargs}
+        self._check_config()
+
+    def _rich_log(self, msg: str) -> None:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console()
+        self._console.print(msg)
+
+    def _check_config(self) -> None:
+        """A resumed run must describe the same experiment (only ``iterations`` may grow)."""
+        path = self.dir / "config.json"
+        now = json.loads(self.cfg.model_dump_json())
+        if path.exists():
+            old = json.loads(path.read_text())
+            diff = sorted(k for k in now if k not in ("iterations", "run_dir") and old.get(k) != now.get(k))
+            if diff:
+                raise ValueError(
+                    f"{self.dir} holds a run with a different config ({', '.join(diff)}); use another run_dir"
+                )
+        write_json_atomic(path, now)
+
+    # -- stages ---------------------------------------------------------------------------------
+
+    def _collect_bc(self) -> dict[str, Any]:
+        out = self.dir / "data" / "D0.jsonl"
+        out.parent.mkdir(exist_ok=True)
+        if self.cfg.bc_data:
+            from agentgym.train.sft import load_records
+
+            records = load_records(self.cfg.bc_data)
+            _write_jsonl(out, records)
+            return {"records": len(records), "file": str(out), "source": [str(p) for p in self.cfg.bc_data]}
+        from agentgym.agents.expert import ExpertAgent
+
+        trajs = asyncio.run(
+            _rollouts(
+                _items(self.items, "bc"),
+                ExpertAgent(),
+                self.dir / "expert",
+                concurrency=self.cfg.concurrency,
+                env_kwargs=self.env_kwargs,
+            )
+        )
+        kept = keep_successes(trajs, 1)
+        _write_jsonl(out, [t.dump() for t in kept])
+        return {"records": len(kept), "collected": len(trajs), "file": str(out), "source": "expert"}
+
+    def _build_base(self) -> dict[str, Any]:
+        if self.cfg.base_model:
+            return {"model": self.cfg.base_model, "built": False}
+        from agentgym.train.tiny import build_tiny_model, texts_from_records
+
+        out = self.dir / "base"
+        shutil.rmtree(out, ignore_errors=True)
+        records = _read_jsonl(self.dir / "data" / "D0.jsonl")
+        t = self.cfg.tiny
+        build_tiny_model(
+            texts_from_records(records),
+            out,
+            layers=t.layers,
+            hidden=t.hidden,
+            heads=t.heads,
+            kv_heads=t.kv_heads,
+            vocab_size=t.vocab_size,
+            max_positions=t.max_positions,
+            generic_corpus=t.generic_corpus,
+            seed=t.seed,
+        )
+        return {"model": str(out), "built": True, **json.loads((out / "agentgym_tiny.json").read_text())}
+
+    def _eval_random(self) -> dict[str, Any]:
+        from agentgym.agents.random import RandomAgent
+
+        trajs = asyncio.run(
+            _rollouts(
+                _items(self.items, "eval"),
+                RandomAgent(self.cfg.seed),
+                self.dir / "random",
+                concurrency=self.cfg.concurrency,
+                env_kwargs=self.env_kwargs,
+            )
+        )
+        return score(trajs, self.envs)
+
+    def _explore(self, m: int, model: Path) -> dict[str, Any]:
+        agent = _hf_agent(model, self.cfg.temperature, self.cfg, seed=self.cfg.seed * 1000 + m)
+        trajs = asyncio.run(
+            _rollouts(
+                _items(self.items, "explore", self.cfg.samples),
+                agent,
+                self.dir / f"iter{m}" / "explore",
+                concurrency=self.cfg.concurrency,
+                env_kwargs=self.env_kwargs,
+            )
+        )
+        kept = keep_successes(trajs, self.cfg.keep_per_item, self.cfg.min_reward)
+        prev = _read_jsonl(self.dir / "data" / f"D{m - 1}.jsonl")
+        out = self.dir / "data" / f"D{m}.jsonl"
+        _write_jsonl(out, [t.dump() for t in kept] + prev)
+        per_env = {env: sum(t.env == env for t in kept) for env in self.envs}
+        explored = {
+            env: sum(t.success for t in trajs if t.env == env) / max(1, sum(t.env == env for t in trajs))
+            for env in self.envs
+        }
+        return {
+            "episodes": len(trajs),
+            "kept": len(kept),
+            "kept_per_env": per_env,
+            "explore_success_rate": explored,
+            "records": len(kept) + len(prev),
+            "file": str(out),
+        }
+
+    def _train(self, m: int, init: str) -> dict[str, Any]:
+        from agentgym.train.sft import train_on_records
+
+        out = self.dir / f"iter{m}" / "model"
+        shutil.rmtree(out, ignore_errors=True)  # a killed training left a partial folder
+        data = self.dir / "data" / f"D{m}.jsonl"
+        tcfg = self.cfg.train if m == 0 or self.cfg.evol_train is None else self.cfg.evol_train
+        summary = train_on_records(_read_jsonl(data), init, out, tcfg, meta={"data": [str(data)]})
+        return {
+            "model": str(out),
+            "init": init,
+            "data": str(data),
+            "examples": summary["examples"],
+            "steps": summary["steps"],
+            "train_loss": summary["train_loss"],
+            "seconds": summary["seconds"],
+        }
+
+    def _eval(self, m: int, model: Path) -> dict[str, Any]:
+        agent = _hf_agent(model, self.cfg.eval_temperature, self.cfg, seed=self.cfg.seed)
+        run = self.dir / f"iter{m}" / "eval"
+        trajs = asyncio.run(
+            _rollouts(
+                _items(self.items, "eval"),
+                agent,
+                run,
+                concurrency=self.cfg.concurrency,
+                env_kwargs=self.env_kwargs,
+            )
+        )
+        result = score(trajs, self.envs)
+        write_json_atomic(run / "results.json", result)
+        return result
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    def run(self) -> EvolResult:
+        from agentgym.train import evol_report
+
+        cfg = self.cfg
+        d0 = self.stages.run("collect_bc", self._collect_bc)
+        if d0["records"] == 0:
+            raise ValueError("D_0 is empty: the expert solved none of the BC items")
+        base = self.stages.run("base", self._build_base)["model"]
+        random_scores = self.stages.run("eval_random", self._eval_random) if cfg.random_baseline else None
+        lineage: dict[str, Any] = {
+            "run_dir": str(self.dir),
+            "envs": self.envs,
+            "base_model": base,
+            "retrain_from": cfg.retrain_from,
+            "random": random_scores,
+            "iterations": [],
+        }
+        prev_model: str = base
+        for m in range(cfg.iterations + 1):
+            entry: dict[str, Any] = {"iteration": m, "label": "BC" if m == 0 else f"evol {m}"}
+            if m == 0:
+                entry["records"] = d0["records"]
+                entry["kept"] = None
+            else:
+                ex = self.stages.run(f"explore_{m}", lambda m=m, p=prev_model: self._explore(m, Path(p)))
+                entry.update(explored_with=prev_model, explore=ex, kept=ex["kept"], records=ex["records"])
+            init = base if (m == 0 or cfg.retrain_from == "base") else prev_model
+            tr = self.stages.run(f"train_{m}", lambda m=m, i=init: self._train(m, i))
+            entry.update(data=tr["data"], init=tr["init"], checkpoint=tr["model"], train=tr)
+            entry["eval"] = self.stages.run(f"eval_{m}", lambda m=m, p=tr["model"]: self._eval(m, Path(p)))
+            lineage["iterations"].append(entry)
+            write_json_atomic(self.dir / "lineage.json", lineage)
+            evol_report.print_table(lineage)
+            prev_model = tr["model"]
+        summary = evol_report.render_markdown(lineage)
+        (self.dir / "summary.md").write_text(summary)
+        plot = evol_report.plot(lineage, self.dir / "evol.png")
+        return EvolResult(self.dir, lineage, plot, summary)
+
+
+def run_evol(
+    config: EvolConfig | str | Path | dict[str, Any], log: Callable[[str], None] | None = None
+) -> EvolResult:
+    """Run (or resume) AgentEvol from a config object, a YAML path or a dict."""
+    if isinstance(config, (str, Path)):
+        config = EvolConfig.from_yaml(config)
+    elif isinstance(config, dict):
+        config = EvolConfig.model_validate(config)
+    return EvolRun(config, log).run()

@@ -1,0 +1,129 @@
+"""AgentEvol reporting: the per-iteration table (rich / markdown) and the success plot (matplotlib).
+
+Input is the lineage (see `agentgym.train.evol`): one entry per iteration with its eval scores,
+plus the random baseline. Iteration 0 is BC; iterations >= 1 are AgentEvol.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def _label(m: int) -> str:
+    return "BC" if m == 0 else f"evol {m}"
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}"
+
+
+def table_rows(lineage: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per evaluated model (and random first): success per env, overall and on the test split."""
+    envs = lineage["envs"]
+    rows = []
+    if lineage.get("random"):
+        rows.append({"model": "random", "records": None, "kept": None, "scores": lineage["random"]})
+    for it in lineage["iterations"]:
+        if it.get("eval"):
+            rows.append(
+                {
+                    "model": _label(it["iteration"]),
+                    "records": it.get("records"),
+                    "kept": it.get("kept"),
+                    "scores": it["eval"],
+                }
+            )
+    for r in rows:
+        r["cells"] = {
+            env: (
+                r["scores"].get(env, {}).get("success_rate"),
+                r["scores"].get(env, {}).get("test_success_rate"),
+            )
+            for env in envs
+        }
+    return rows
+
+
+def _cell(pair: tuple[float | None, float | None], ci: list[float] | None) -> str:
+    overall, test = pair
+    text = _pct(overall)
+    if ci:
+        text += f" [{_pct(ci[0])}-{_pct(ci[1])}]"
+    if test is not None:
+        text += f" (test {_pct(test)})"
+    return text
+
+
+def render_markdown(lineage: dict[str, Any]) -> str:
+    envs = lineage["envs"]
+    head = (
+        "| model | D size | kept | " + " | ".join(f"{e} success % [95% CI] (test split)" for e in envs) + " |"
+    )
+    lines = [head, "|" + " --- |" * (3 + len(envs))]
+    for r in table_rows(lineage):
+        cells = [_cell(r["cells"][e], r["scores"].get(e, {}).get("success_ci")) for e in envs]
+        lines.append(
+            f"| {r['model']} | {r['records'] or '-'} | {r['kept'] if r['kept'] is not None else '-'} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    n = {e: (lineage["iterations"][0].get("eval") or {}).get(e, {}).get("episodes") for e in envs}
+    lines.append("")
+    lines.append("Held-out episodes per env: " + ", ".join(f"{e} {n[e]}" for e in envs) + ".")
+    return "\n".join(lines) + "\n"
+
+
+def print_table(lineage: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    envs = lineage["envs"]
+    table = Table(title=f"AgentEvol - {lineage['run_dir']}")
+    for col in ["model", "D size", "kept", *[f"{e} %" for e in envs]]:
+        table.add_column(col, justify="right")
+    for r in table_rows(lineage):
+        cells = [_cell(r["cells"][e], r["scores"].get(e, {}).get("success_ci")) for e in envs]
+        table.add_row(
+            r["model"], str(r["records"] or "-"), "-" if r["kept"] is None else str(r["kept"]), *cells
+        )
+    Console().print(table)
+
+
+def plot(lineage: dict[str, Any], path: Path) -> Path | None:
+    """Success per env per iteration, with BC (iteration 0) and random as dashed baselines."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    envs = lineage["envs"]
+    its = [it for it in lineage["iterations"] if it.get("eval")]
+    if not its:
+        return None
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, env in enumerate(envs):
+        c = colors[i % len(colors)]
+        xs = [it["iteration"] for it in its]
+        ys = [100 * it["eval"][env]["success_rate"] for it in its]
+        lo = [100 * it["eval"][env]["success_ci"][0] for it in its]
+        hi = [100 * it["eval"][env]["success_ci"][1] for it in its]
+        ax.plot(xs, ys, marker="o", color=c, label=f"{env} (model)")
+        ax.fill_between(xs, lo, hi, color=c, alpha=0.12)
+        ax.axhline(ys[0], color=c, linestyle="--", linewidth=1, label=f"{env} BC")
+        rnd = (lineage.get("random") or {}).get(env)
+        if rnd:
+            ax.axhline(100 * rnd["success_rate"], color=c, linestyle=":", linewidth=1, label=f"{env} random")
+    ax.set_xlabel("iteration (0 = BC)")
+    ax.set_ylabel("held-out success %")
+    ax.set_xticks([it["iteration"] for it in its])
+    ax.set_ylim(0, 100)
+    ax.set_title("AgentEvol: success per iteration (95% CI band)")
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,163 @@
+"""AgentEvol end to end on a minute-sized config, stage markers, and resume after SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytest.importorskip("torch")
+
+from agentgym.core.types import Trajectory  # noqa: E402
+from agentgym.train.config import EnvPlan, EvolConfig  # noqa: E402
+from agentgym.train.evol import keep_successes, plan_items, run_evol  # noqa: E402
+
+
+def small_config(run_dir: Path) -> dict:
+    """Tiny model, a handful of maze tasks, 5-round episodes: the whole loop in well under a minute."""
+    return {
+        "run_dir": str(run_dir),
+        "envs": [
+            {
+                "env": "maze",
+                "bc_items": 4,
+                "explore_items": 4,
+                "eval_ids": [0, 1],
+                "extra_eval_ids": [4990],
+                "env_kwargs": {"max_rounds": 5},
+            }
+        ],
+        "iterations": 1,
+        "samples": 2,
+        "temperature": 1.0,
+        "max_new_tokens": 16,
+        "concurrency": 16,
+        "tiny": {
+            "layers": 1,
+            "hidden": 32,
+            "heads": 2,
+            "kv_heads": 1,
+            "vocab_size": 300,
+            "max_positions": 1024,
+        },
+        "train": {"lr": 1e-3, "epochs": 1, "batch_size": 4, "max_length": 1024, "logging_steps": 1},
+    }
+
+
+def jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
+
+
+def test_plan_items_are_disjoint_from_heldout():
+    items = plan_items(EnvPlan(env="maze", bc_items=5, explore_items=10, extra_eval_ids=[4900]))
+    assert items.bc == list(range(1000, 1005)) and items.explore == list(range(1005, 1015))
+    assert items.test == list(range(25)) and items.extra == [4900]
+    with pytest.raises(ValueError, match="overlap"):
+        plan_items(EnvPlan(env="maze", bc_items=5, explore_items=10, extra_eval_ids=[1007]))
+
+
+def test_keep_successes_thresholds_and_one_per_item():
+    def traj(item: int, sample: int, reward: float, stop: str = "done") -> Trajectory:
+        return Trajectory(
+            item_id=f"maze_{item}",
+            env="maze",
+            task_id=item,
+            sample=sample,
+            reward=reward,
+            success=reward >= 1,
+            stop=stop,
+        )
+
+    trajs = [traj(1, 0, 1.0), traj(1, 1, 1.0), traj(2, 0, 0.0), traj(3, 0, 1.0, "error"), traj(4, 1, 1.0)]
+    kept = keep_successes(trajs, per_item=1)
+    assert [(t.item_id, t.sample) for t in kept] == [("maze_1", 0), ("maze_4", 1)]
+    assert len(keep_successes(trajs, per_item=2)) == 3
+
+
+def test_evol_end_to_end(tmp_path):
+    cfg = EvolConfig.model_validate(small_config(tmp_path / "run"))
+    res = run_evol(cfg, log=lambda _m: None)
+    run = res.run_dir
+    stages = sorted(p.stem for p in (run / "stages").glob("*.json"))
+    assert stages == sorted(
+        ["collect_bc", "base", "eval_random", "train_0", "eval_0", "explore_1", "train_1", "eval_1"]
+    )
+    d0 = jsonl(run / "data" / "D0.jsonl")
+    assert len(d0) == 3 and all(  # task 1000 needs 13 moves > 5 rounds
+        r["success"] and r["agent"]["name"] == "expert" for r in d0
+    )
+    explored = jsonl(run / "iter1" / "explore" / "trajectories.jsonl")
+    assert len(explored) == 4 * 2  # K = 2 samples per exploration item
+    d1 = jsonl(run / "data" / "D1.jsonl")
+    kept = [r for r in d1[: len(d1) - len(d0)]]
+    assert d1[len(kept) :] == d0  # D_1 = kept U D_0
+    assert all(r["success"] and r["split"] == "train" for r in kept)
+    assert len({r["item_id"] for r in kept}) == len(kept)  # one per item
+    lineage = json.loads((run / "lineage.json").read_text())
+    it0, it1 = lineage["iterations"]
+    assert it0["init"] == it1["init"] == lineage["base_model"]  # re-trained from the base model
+    assert it1["explored_with"] == it0["checkpoint"] and it1["data"].endswith("D1.jsonl")
+    assert it1["records"] == len(d1)
+    for it in (it0, it1):
+        ev = it["eval"]["maze"]
+        assert ev["episodes"] == 3 and ev["test_episodes"] == 2 and 0 <= ev["success_rate"] <= 1
+        assert (Path(it["checkpoint"]) / "config.json").exists()
+    assert lineage["random"]["maze"]["episodes"] == 3
+    assert res.plot is not None and res.plot.stat().st_size > 1000
+    assert "BC" in res.summary and "evol 1" in res.summary and "random" in res.summary
+    assert res.success("maze", 1) == it1["eval"]["maze"]["success_rate"]
+    # the same run folder with a different experiment is refused
+    other = small_config(run)
+    other["temperature"] = 0.5
+    with pytest.raises(ValueError, match="different config"):
+        run_evol(other, log=lambda _m: None)
+
+
+def test_resume_after_sigkill(tmp_path):
+    run = tmp_path / "run"
+    cfg_path = tmp_path / "evol.yaml"
+    cfg_path.write_text(yaml.safe_dump(small_config(run)))
+    code = f"from agentgym.train.evol import run_evol; run_evol({str(cfg_path)!r}, log=print)"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    marker = run / "stages" / "train_0.json"
+    try:
+        deadline = time.time() + 300
+        while not marker.exists() and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.02)
+        assert marker.exists(), "the first run never finished BC training"
+        assert proc.poll() is None, "the run finished before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    before = {p.stem: json.loads(p.read_text()) for p in (run / "stages").glob("*.json")}
+    assert {"collect_bc", "base", "train_0"} <= set(before) and "eval_1" not in before
+    logs: list[str] = []
+    res = run_evol(str(cfg_path), log=logs.append)
+    after = {p.stem: json.loads(p.read_text()) for p in (run / "stages").glob("*.json")}
+    assert set(after) == {
+        "collect_bc",
+        "base",
+        "eval_random",
+        "train_0",
+        "eval_0",
+        "explore_1",
+        "train_1",
+        "eval_1",
+    }
+    for name, marker_data in before.items():  # finished stages were not redone
+        assert after[name] == marker_data
+        assert any(f"stage {name}: done earlier" in m for m in logs)
+    assert all(after[n]["pid"] == os.getpid() for n in set(after) - set(before))
+    assert len(res.lineage["iterations"]) == 2
