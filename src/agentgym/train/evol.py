@@ -107,15 +107,29 @@ def plan_items(plan: EnvPlan) -> EnvItems:
 async def _rollouts(
     items: list[Any], agent: Any, run_dir: Path, *, concurrency: int, env_kwargs: dict[str, dict]
 ) -> list[Trajectory]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from agentgym.client.local import AsyncLocalClient
     from agentgym.rollout.runner import run_episodes
     from agentgym.rollout.store import RunStore
 
-    with RunStore(run_dir) as store:
+    with RunStore(run_dir) as store, Progress(
+        TextColumn(f"  {run_dir.name}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("success {task.fields[rate]}"), TimeElapsedColumn(), transient=True,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("episodes", total=len(items), completed=0, rate="-")
+        wins = done = 0
+
+        def tick(traj: Trajectory) -> None:
+            nonlocal wins, done
+            done, wins = done + 1, wins + traj.success
+            bar.update(task, advance=1, rate=f"{100 * wins / done:.0f}%")
+
         try:
             return await run_episodes(
-                items, agent, AsyncLocalClient(), concurrency=concurrency, store=store, env_kwargs=env_kwargs
-            )
+                items, agent, AsyncLocalClient(), concurrency=concurrency, store=store,
+                env_kwargs=env_kwargs, on_episode=tick,
+            )  # fmt: skip
         finally:
             await agent.aclose()
 
