@@ -154,18 +154,21 @@ class _Pool:
 
 
 class _Base:
+    """Options shared by `EnvClient` and `AsyncEnvClient` (one constructor serves both)."""
+
     def __init__(
         self,
-        urls: str | Sequence[str],
-        token: str | None,
-        timeout: float,
-        connect_timeout: float,
-        retries: int,
-        backoff_s: float,
-        max_backoff_s: float,
-        dead_s: float,
-        max_connections: int,
-        shards: int,
+        urls: str | Sequence[str] = "http://127.0.0.1:8000",
+        *,
+        token: str | None = None,
+        timeout: float = 300.0,
+        connect_timeout: float = 5.0,
+        retries: int = 5,
+        backoff_s: float = 0.1,
+        max_backoff_s: float = 5.0,
+        dead_s: float = 10.0,
+        max_connections: int = 256,
+        shards: int = 16,
     ) -> None:
         self.pool = _Pool(urls if not isinstance(urls, str) else [urls], dead_s)
         self.retries = retries
@@ -178,6 +181,7 @@ class _Base:
         self._limits = httpx.Limits(max_connections=per_shard, max_keepalive_connections=per_shard)
         self._pool_rr = itertools.count()
         self._https: list[Any] = []
+        self.http = self._shard()
 
     def _shard(self) -> Any:
         """The httpx client for a new session. Sessions are spread over ``shards`` small connection
@@ -199,34 +203,6 @@ class _Base:
 # ------------------------------------------------------------------------- sync
 class EnvClient(_Base, Client):
     """Synchronous client for one or more env servers (``urls``: a base URL or a list of them)."""
-
-    def __init__(
-        self,
-        urls: str | Sequence[str] = "http://127.0.0.1:8000",
-        *,
-        token: str | None = None,
-        timeout: float = 300.0,
-        connect_timeout: float = 5.0,
-        retries: int = 5,
-        backoff_s: float = 0.1,
-        max_backoff_s: float = 5.0,
-        dead_s: float = 10.0,
-        max_connections: int = 256,
-        shards: int = 16,
-    ) -> None:
-        super().__init__(
-            urls,
-            token,
-            timeout,
-            connect_timeout,
-            retries,
-            backoff_s,
-            max_backoff_s,
-            dead_s,
-            max_connections,
-            shards,
-        )
-        self.http = self._shard()
 
     def _new_http(self) -> httpx.Client:
         return httpx.Client(headers=self._headers, timeout=self._timeout, limits=self._limits)
@@ -363,34 +339,6 @@ class HTTPSession(Session):
 # ------------------------------------------------------------------------ async
 class AsyncEnvClient(_Base, AsyncClient):
     """Asyncio client for one or more env servers; same options as `EnvClient`."""
-
-    def __init__(
-        self,
-        urls: str | Sequence[str] = "http://127.0.0.1:8000",
-        *,
-        token: str | None = None,
-        timeout: float = 300.0,
-        connect_timeout: float = 5.0,
-        retries: int = 5,
-        backoff_s: float = 0.1,
-        max_backoff_s: float = 5.0,
-        dead_s: float = 10.0,
-        max_connections: int = 256,
-        shards: int = 16,
-    ) -> None:
-        super().__init__(
-            urls,
-            token,
-            timeout,
-            connect_timeout,
-            retries,
-            backoff_s,
-            max_backoff_s,
-            dead_s,
-            max_connections,
-            shards,
-        )
-        self.http = self._shard()
 
     def _new_http(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(headers=self._headers, timeout=self._timeout, limits=self._limits)
