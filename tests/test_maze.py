@@ -165,3 +165,25 @@ def test_instruction_and_render(env: MazeEnv) -> None:
     env.reset(0)
     picture = env.render().splitlines()
     assert picture[1][1] == "@" and picture[8][6] == "G"
+
+
+def test_double_t_train_tasks_never_have_the_test_goal(env: MazeEnv) -> None:
+    """Train ids 100-619: the test layout with every other goal, shuffled, all solvable in time."""
+    ids = tasks.DOUBLE_T_TRAIN_IDS
+    assert ids[0] == 100 and len(ids) == len(set(ids)) > 400
+    assert set(ids) <= set(MazeEnv.spec.split("train"))
+    pairs = set()
+    for task_id in ids:
+        task = tasks.get_task(task_id)
+        assert task.grid == tasks.DOUBLE_T and task.goal != tasks.DOUBLE_T_GOAL
+        dist = tasks.distances(task.grid, task.goal)[task.start]
+        assert 2 <= dist <= tasks.MAX_START_DISTANCE
+        pairs.add((task.start, task.goal))
+    assert len(pairs) == len(ids)
+    # the order is shuffled: the first 30 ids already cover many goals
+    assert len({tasks.get_task(i).goal for i in ids[:30]}) >= 10
+    for task_id in ids[:40]:
+        _, success, seen = run_expert_episode(env, task_id)
+        assert success
+    with pytest.raises(UnknownTask):
+        env.reset(ids[-1] + 1)

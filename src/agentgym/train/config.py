@@ -128,6 +128,15 @@ class EvolConfig(_Strict):
     eval_temperature: float = Field(0.0, ge=0, description="0 = greedy, as the original's evaluation.")
     max_new_tokens: int = 64
     concurrency: int = Field(64, ge=1, description="Episodes run at once (one batched generate per turn).")
+    backend: Literal["hf", "vllm"] = Field(
+        "hf",
+        description="Inference for exploration and evaluation: transformers' batched generate (any machine) "
+        "or vLLM's offline engine (GPU, `pip install 'agentgym[vllm]'`).",
+    )
+    backend_kwargs: dict = Field(
+        default_factory=dict,
+        description="Extra arguments for the backend (vLLM: tensor_parallel_size, gpu_memory_utilization, ...).",
+    )
     retrain_from: Literal["base", "last"] = "base"
     keep_per_item: int = Field(1, ge=1, description="Successful samples kept per item (the original: 1).")
     min_reward: float | None = Field(

@@ -9,8 +9,8 @@
         eval:   model_m on the held-out ids (AgentEval test split + optional extra held-out ids)
 
 Everything goes through the real pieces: the rollout runner with the in-process client, the
-expert agent for D_0, the HF backend (one batched ``generate`` per turn across episodes) for
-exploration and evaluation, `agentgym.train.sft` for training. On a GPU machine ``base_model`` is a
+expert agent for D_0, the HF backend (one batched ``generate`` per turn across episodes) or vLLM's
+offline engine (``backend: vllm``, GPU) for exploration and evaluation, `agentgym.train.sft` for training. On a GPU machine ``base_model`` is a
 real model; with none given a tiny Llama is built from the D_0 text (`agentgym.train.tiny`).
 
 Run folder (every stage's output on disk; stages are resumable, see `agentgym.train.stages`)::
@@ -134,7 +134,19 @@ async def _rollouts(
             await agent.aclose()
 
 
-def _hf_agent(model: Path, temperature: float, cfg: EvolConfig, seed: int) -> Any:
+def _model_agent(model: Path, temperature: float, cfg: EvolConfig, seed: int) -> Any:
+    """The agent that explores / is evaluated: the backend of ``cfg.backend`` on checkpoint ``model``."""
+    if cfg.backend == "vllm":
+        from agentgym.agents.vllm import VLLMAgent
+
+        return VLLMAgent(
+            str(model),
+            temperature=temperature,
+            max_tokens=cfg.max_new_tokens,
+            seed=seed,
+            max_batch=cfg.concurrency,
+            **cfg.backend_kwargs,
+        )
     from agentgym.agents.hf import HFAgent
 
     return HFAgent(
@@ -143,6 +155,7 @@ def _hf_agent(model: Path, temperature: float, cfg: EvolConfig, seed: int) -> An
         max_new_tokens=cfg.max_new_tokens,
         seed=seed,
         max_batch=cfg.concurrency,
+        **cfg.backend_kwargs,
     )
 
 
@@ -316,7 +329,7 @@ class EvolRun:
         return score(trajs, self.envs)
 
     def _explore(self, m: int, model: Path) -> dict[str, Any]:
-        agent = _hf_agent(model, self.cfg.temperature, self.cfg, seed=self.cfg.seed * 1000 + m)
+        agent = _model_agent(model, self.cfg.temperature, self.cfg, seed=self.cfg.seed * 1000 + m)
         trajs = asyncio.run(
             _rollouts(
                 _items(self.items, "explore", self.cfg.samples),
@@ -363,7 +376,7 @@ class EvolRun:
         }
 
     def _eval(self, m: int, model: Path) -> dict[str, Any]:
-        agent = _hf_agent(model, self.cfg.eval_temperature, self.cfg, seed=self.cfg.seed)
+        agent = _model_agent(model, self.cfg.eval_temperature, self.cfg, seed=self.cfg.seed)
         run = self.dir / f"iter{m}" / "eval"
         trajs = asyncio.run(
             _rollouts(

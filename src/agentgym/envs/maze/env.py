@@ -34,12 +34,13 @@ def parse_move(action: str) -> str | None:
 class MazeEnv(Env):
     spec = EnvSpec(
         id="maze",
-        version="1",
+        version="2",  # 2: double-T train tasks with other goals (ids 100-619)
         max_rounds=15,
         metric="success",
         action_format="react_first",
         splits={"train": TRAIN_IDS, "test": TEST_IDS},
-        description="LMRL-Gym double-T maze (25 test starts) and generated braided mazes for training.",
+        description="LMRL-Gym double-T maze (25 test starts); training on the double-T with other goals "
+        "and on generated braided mazes.",
     )
 
     def __init__(self, max_rounds: int | None = None) -> None:

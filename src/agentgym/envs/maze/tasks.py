@@ -3,7 +3,13 @@
 * **test** (ids 0-24): LMRL-Gym's fixed double-T maze (10x13 grid, goal (8, 6)) with the original
   start positions, indexed as the original ``game`` argument; the original list has a 26th start
   equal to the goal, which the original reset rejects, so exactly 25 games exist.
-* **train** (ids 1000-4999): mazes generated from the task id alone (a private RNG seeded by a
+* **train, double-T** (ids 100-...): the test maze's layout with *another goal*: every (start, goal)
+  pair of distinct free cells with goal != (8, 6) and start 2..14 moves from the goal, in a fixed
+  shuffled order (so the first n ids are a varied sample). No train task has the test goal, so a
+  test task (start, (8, 6)) is never seen in training; this is the analogue of the original's
+  AgentTraj maze set, which sits on the 25 test starts themselves (reference §3.6), without the
+  overlap. A model learns the layout here and must generalise to the held-out goal.
+* **train, generated** (ids 1000-4999): mazes generated from the task id alone (a private RNG seeded by a
   stable hash of the id): a perfect maze of 3..7 x 3..7 cells carved by a randomized depth-first
   search on a (2h+1) x (2w+1) grid, then *braided* (some dead ends opened, so loops exist), with a
   random goal and a start 2..14 moves away so that the 15-round limit always leaves room.
@@ -43,11 +49,9 @@ DOUBLE_T_STARTS: tuple[Pos, ...] = (
     (5, 7), (5, 8), (5, 9), (4, 9), (3, 9), (2, 9),
 )  # fmt: skip
 
-TEST_IDS: list[int] = list(range(len(DOUBLE_T_STARTS)))
-TRAIN_IDS: list[int] = list(range(1000, 5000))
 MAX_START_DISTANCE = 14  # < max_rounds (15): a generated task is always solvable in time
-
 MOVES: dict[str, Pos] = {"up": (-1, 0), "down": (1, 0), "left": (0, -1), "right": (0, 1)}
+DOUBLE_T_TRAIN_FIRST = 100
 
 
 @dataclass(frozen=True)
@@ -61,17 +65,31 @@ class MazeTask:
         return 0 <= r < len(self.grid) and 0 <= c < len(self.grid[0]) and self.grid[r][c] == "."
 
 
+def _double_t_pairs() -> list[tuple[Pos, Pos]]:
+    """(start, goal) pairs on the double-T layout with a goal other than the test goal, shuffled."""
+    free = sorted(set(DOUBLE_T_STARTS) | {DOUBLE_T_GOAL})
+    pairs = []
+    for goal in free:
+        if goal == DOUBLE_T_GOAL:
+            continue
+        dist = distances(DOUBLE_T, goal)
+        pairs += [(start, goal) for start in free if 2 <= dist[start] <= MAX_START_DISTANCE]
+    random.Random(derive_seed("maze-double-t-train")).shuffle(pairs)
+    return pairs
+
+
 @lru_cache(maxsize=4096)
 def get_task(task_id: int) -> MazeTask:
     """The task of a (valid) global id; generated tasks are cached."""
     if 0 <= task_id < len(DOUBLE_T_STARTS):
         return MazeTask(DOUBLE_T, DOUBLE_T_STARTS[task_id], DOUBLE_T_GOAL)
-    if task_id in _TRAIN_SET:
+    k = task_id - DOUBLE_T_TRAIN_FIRST
+    if 0 <= k < len(DOUBLE_T_TRAIN_PAIRS):
+        start, goal = DOUBLE_T_TRAIN_PAIRS[k]
+        return MazeTask(DOUBLE_T, start, goal)
+    if task_id in _GENERATED_SET:
         return generate(random.Random(derive_seed("maze-train", task_id)))
     raise KeyError(f"maze has no task {task_id}")
-
-
-_TRAIN_SET = frozenset(TRAIN_IDS)
 
 
 def distances(task_grid: Grid, source: Pos) -> dict[Pos, int]:
@@ -133,3 +151,13 @@ def generate(rng: random.Random) -> MazeTask:
     dist = distances(grid, goal)
     starts = sorted(p for p, d in dist.items() if 2 <= d <= MAX_START_DISTANCE)
     return MazeTask(grid, rng.choice(starts), goal)
+
+
+DOUBLE_T_TRAIN_PAIRS: list[tuple[Pos, Pos]] = _double_t_pairs()
+DOUBLE_T_TRAIN_IDS: list[int] = list(
+    range(DOUBLE_T_TRAIN_FIRST, DOUBLE_T_TRAIN_FIRST + len(DOUBLE_T_TRAIN_PAIRS))
+)
+GENERATED_TRAIN_IDS: list[int] = list(range(1000, 5000))
+_GENERATED_SET = frozenset(GENERATED_TRAIN_IDS)
+TEST_IDS: list[int] = list(range(len(DOUBLE_T_STARTS)))
+TRAIN_IDS: list[int] = DOUBLE_T_TRAIN_IDS + GENERATED_TRAIN_IDS
