@@ -45,7 +45,7 @@ def test_envs_lists_specs_and_unavailable_envs(app: typer.Typer, monkeypatch: py
     res = invoke(app, ["envs"])
     assert res.exit_code == 0, res.output
     lines = {line.split("│")[1].strip(): line for line in res.output.splitlines() if line.count("│") > 3}
-    assert "train 4000, test 25" in lines["maze"] and "15" in lines["maze"] and "react_first" in lines["maze"]
+    assert "train 4520, test 25" in lines["maze"] and "15" in lines["maze"] and "react_first" in lines["maze"]
     assert "train 4000, test 25" in lines["wordle"] and "success" in lines["wordle"]
     assert "unavailable" in lines["ghost"]
     assert "ghost unavailable: ModuleNotFoundError" in res.output
@@ -78,7 +78,7 @@ def test_play_maze_to_the_goal(app: typer.Typer) -> None:
     out = res.output
     assert "maze task 0 seed 0" in out and "The goal is at (8, 6). You are at (1, 1)." in out
     assert "move up, move down, move left, move right" in out  # :actions
-    assert "expert: Thought: The shortest path to the goal takes 12 moves" in out  # :hint
+    assert "expert: Thought: I can only move right." in out  # :hint
     assert "#@....#.....#" in out  # :map
     assert "You cannot move up: there is a wall" in out
     assert "You are at (1, 2)" in out  # the ReAct-style line was parsed
