@@ -113,6 +113,13 @@ def test_evol_end_to_end(tmp_path):
     assert res.plot is not None and res.plot.stat().st_size > 1000
     assert "BC" in res.summary and "evol 1" in res.summary and "random" in res.summary
     assert res.success("maze", 1) == it1["eval"]["maze"]["success_rate"]
+    # the paired comparison with BC is over the same 3 held-out items and agrees with the rates
+    vs = it1["vs_bc"]["maze"]
+    assert vs["items"] == 3 and vs["ci"][0] <= vs["delta"] <= vs["ci"][1]
+    assert vs["delta"] == pytest.approx(
+        100 * (it1["eval"]["maze"]["success_rate"] - it0["eval"]["maze"]["success_rate"])
+    )
+    assert "vs BC (paired)" in res.summary and "vs_bc" not in it0
     # the same run folder with a different experiment is refused
     other = small_config(run)
     other["temperature"] = 0.5

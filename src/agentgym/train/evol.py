@@ -391,6 +391,26 @@ class EvolRun:
         write_json_atomic(run / "results.json", result)
         return result
 
+    def _vs_bc(self, m: int) -> dict[str, Any]:
+        """Paired success delta (points, iteration m - BC) on the shared held-out items, with a
+        paired-bootstrap 95 % CI: the honest test of "evolution helped" (see `agentgym compare`)."""
+        from agentgym.eval.compare import compare_runs
+
+        cmp = compare_runs(self.dir / "iter0" / "eval", self.dir / f"iter{m}" / "eval", seed=self.cfg.seed)
+        out = {}
+        for env, row in cmp["envs"].items():
+            if "success" in row:
+                s = row["success"]
+                out[env] = {
+                    "items": row["shared_items"],
+                    "delta": s["delta"],
+                    "ci": s["ci"],
+                    "significant": s["significant"],
+                    "better": row["b_better"],
+                    "worse": row["a_better"],
+                }
+        return out
+
     # -- the loop -------------------------------------------------------------------------------
 
     def run(self) -> EvolResult:
@@ -423,6 +443,8 @@ class EvolRun:
             tr = self.stages.run(f"train_{m}", lambda m=m, i=init: self._train(m, i))
             entry.update(data=tr["data"], init=tr["init"], checkpoint=tr["model"], train=tr)
             entry["eval"] = self.stages.run(f"eval_{m}", lambda m=m, p=tr["model"]: self._eval(m, Path(p)))
+            if m > 0:
+                entry["vs_bc"] = self._vs_bc(m)
             lineage["iterations"].append(entry)
             write_json_atomic(self.dir / "lineage.json", lineage)
             evol_report.print_table(lineage)

@@ -23,7 +23,9 @@ def table_rows(lineage: dict[str, Any]) -> list[dict[str, Any]]:
     envs = lineage["envs"]
     rows = []
     if lineage.get("random"):
-        rows.append({"model": "random", "records": None, "kept": None, "scores": lineage["random"]})
+        rows.append(
+            {"model": "random", "records": None, "kept": None, "scores": lineage["random"], "vs_bc": {}}
+        )
     for it in lineage["iterations"]:
         if it.get("eval"):
             rows.append(
@@ -32,6 +34,7 @@ def table_rows(lineage: dict[str, Any]) -> list[dict[str, Any]]:
                     "records": it.get("records"),
                     "kept": it.get("kept"),
                     "scores": it["eval"],
+                    "vs_bc": it.get("vs_bc") or {},
                 }
             )
     for r in rows:
@@ -55,14 +58,30 @@ def _cell(pair: tuple[float | None, float | None], ci: list[float] | None) -> st
     return text
 
 
+def _delta(d: dict[str, Any] | None) -> str:
+    """``+6.2 [+1.4, +11.0] *``: paired delta vs BC in points, its 95 % CI, * when it excludes 0."""
+    if not d:
+        return "-"
+    lo, hi = d["ci"]
+    star = " *" if d["significant"] else ""
+    return f"{d['delta']:+.1f} [{lo:+.1f}, {hi:+.1f}]{star}"
+
+
+def _cells(r: dict[str, Any], envs: list[str]) -> list[str]:
+    out = []
+    for e in envs:
+        out.append(_cell(r["cells"][e], r["scores"].get(e, {}).get("success_ci")))
+        out.append(_delta(r["vs_bc"].get(e)))
+    return out
+
+
 def render_markdown(lineage: dict[str, Any]) -> str:
     envs = lineage["envs"]
-    head = (
-        "| model | D size | kept | " + " | ".join(f"{e} success % [95% CI] (test split)" for e in envs) + " |"
-    )
-    lines = [head, "|" + " --- |" * (3 + len(envs))]
+    cols = " | ".join(f"{e} success % [95% CI] (test split) | {e} vs BC (paired)" for e in envs)
+    head = "| model | D size | kept | " + cols + " |"
+    lines = [head, "|" + " --- |" * (3 + 2 * len(envs))]
     for r in table_rows(lineage):
-        cells = [_cell(r["cells"][e], r["scores"].get(e, {}).get("success_ci")) for e in envs]
+        cells = _cells(r, envs)
         lines.append(
             f"| {r['model']} | {r['records'] or '-'} | {r['kept'] if r['kept'] is not None else '-'} | "
             + " | ".join(cells)
@@ -71,6 +90,10 @@ def render_markdown(lineage: dict[str, Any]) -> str:
     n = {e: (lineage["iterations"][0].get("eval") or {}).get(e, {}).get("episodes") for e in envs}
     lines.append("")
     lines.append("Held-out episodes per env: " + ", ".join(f"{e} {n[e]}" for e in envs) + ".")
+    lines.append(
+        "vs BC: success delta in points on the same held-out items, 95 % paired-bootstrap CI; "
+        "* = the CI excludes 0."
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -80,10 +103,10 @@ def print_table(lineage: dict[str, Any]) -> None:
 
     envs = lineage["envs"]
     table = Table(title=f"AgentEvol - {lineage['run_dir']}")
-    for col in ["model", "D size", "kept", *[f"{e} %" for e in envs]]:
+    for col in ["model", "D size", "kept", *[c for e in envs for c in (f"{e} %", f"{e} vs BC")]]:
         table.add_column(col, justify="right")
     for r in table_rows(lineage):
-        cells = [_cell(r["cells"][e], r["scores"].get(e, {}).get("success_ci")) for e in envs]
+        cells = _cells(r, envs)
         table.add_row(
             r["model"], str(r["records"] or "-"), "-" if r["kept"] is None else str(r["kept"]), *cells
         )
