@@ -51,7 +51,9 @@ def test_bc_under_torchrun_two_cpu_processes(tmp_path: Path) -> None:
     data = tmp_path / "d.json"
     data.write_text(json.dumps(records))
     texts = [t["value"] for r in records for t in r["conversations"]]
-    base = build_tiny_model(texts, tmp_path / "base", layers=1, hidden=32, heads=2, kv_heads=1, vocab_size=300)
+    base = build_tiny_model(
+        texts, tmp_path / "base", layers=1, hidden=32, heads=2, kv_heads=1, vocab_size=300
+    )
     out = tmp_path / "ddp"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
     cmd = [
