@@ -2,7 +2,7 @@
 
 Ties between equally short paths are broken in the fixed order up, down, left, right, so the
 expert is deterministic. Its thought is short, always shaped the same way, and grounded in the
-observation: it first restates the open sides (what the agent can see), then names the one that
+observation: it first restates the open sides in the observation's words (what the agent sees), then names the one that
 the shortest path takes. That becomes training data for small models, which learn far faster from
 "copy what is visible, then choose among it" than from facts they cannot see (an earlier version
 stated the remaining distance, which a model can only guess).
@@ -39,6 +39,7 @@ def expert_reply(grid: Grid, pos: Pos, goal: Pos) -> str:
     sides = open_sides(grid, pos)
     if len(sides) == 1:
         thought = f"I can only move {move}."
-    else:
-        thought = f"I can move {', '.join(sides)}. The shortest way to the goal goes {move}."
+    else:  # the open sides in the observation's own words ("up, down or left"): a plain copy
+        listed = f"{', '.join(sides[:-1])} or {sides[-1]}"
+        thought = f"I can move {listed}. The shortest way to the goal goes {move}."
     return format_reply(thought, f"move {move}")
