@@ -186,3 +186,29 @@ def test_vllm_backend_is_selectable_and_says_how_to_install(tmp_path):
         pytest.skip("vLLM is installed here; the selection is exercised by a real run")
     with pytest.raises(ValueError):
         EvolConfig.model_validate({**small_config(tmp_path), "backend": "sglang"})
+
+
+def test_cli_flags_override_the_config_and_bad_settings_are_clear(tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    from agentgym.train.cli import register
+
+    app = typer.Typer()
+    register(app)
+    runner = CliRunner()
+    cfg_path = tmp_path / "evol.yaml"
+    cfg_path.write_text(yaml.safe_dump(small_config(tmp_path / "unused")))
+    run = tmp_path / "run"
+    args = ["evol", "--config", str(cfg_path), "--run-dir", str(run), "--iterations", "0"]
+    res = runner.invoke(app, [*args, "--temperature", "0.5", "--epochs", "1", "--bc-items", "3"])
+    assert res.exit_code == 0, res.output
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["temperature"] == 0.5 and saved["iterations"] == 0
+    assert saved["envs"][0]["bc_items"] == 3 and saved["train"]["epochs"] == 1
+    assert saved["train"]["lr"] == 1e-3  # the config's other training settings are kept
+    assert (run / "iter0" / "eval" / "results.json").exists()
+    res = runner.invoke(app, ["evol", "--envs", "maze"])
+    assert res.exit_code == 2 and "--run-dir" in res.output
+    res = runner.invoke(app, [*args, "--retrain-from", "middle"])
+    assert res.exit_code == 2 and "invalid AgentEvol settings" in res.output

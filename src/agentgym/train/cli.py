@@ -113,28 +113,69 @@ def tiny(
 
 def evol(
     config: Path = typer.Option(None, "--config", help="EvolConfig YAML (e.g. configs/evol-demo.yaml)."),
-    run_dir: Path = typer.Option(None, "--run-dir", help="Override the config's run folder."),
-    iterations: int = typer.Option(None, help="Override the number of AgentEvol iterations."),
+    run_dir: Path = typer.Option(None, "--run-dir", help="Run folder (required without --config)."),
+    envs: str = typer.Option(None, help="Comma-separated envs, e.g. maze,wordle (without --config)."),
+    model: str = typer.Option(None, "--model", help="Base model folder or hub name (default: a tiny model)."),
+    bc_data: list[Path] = typer.Option(None, "--bc-data", help="D_0 files (default: expert rollouts)."),
+    bc_items: int = typer.Option(None, help="Expert trajectories per env for D_0."),
+    explore_items: int = typer.Option(None, help="Train items explored per env and iteration."),
+    iterations: int = typer.Option(None, help="AgentEvol iterations after BC (M)."),
+    samples: int = typer.Option(None, help="K samples per exploration item."),
+    temperature: float = typer.Option(None, help="Exploration temperature T."),
+    retrain_from: str = typer.Option(None, help="base (the paper) or last (continue from the last model)."),
+    backend: str = typer.Option(None, help="hf (transformers) or vllm (GPU) for exploration and eval."),
+    epochs: float = typer.Option(None, help="Training epochs per stage."),
+    lr: float = typer.Option(None, help="Learning rate."),
+    lora: bool = typer.Option(None, "--lora/--no-lora", help="Train LoRA adapters (merged on save)."),
 ) -> None:
     """AgentEvol: BC, then M rounds of explore -> keep successes -> merge -> re-train -> evaluate.
 
-    A killed run resumes at the stage it was in when started again with the same run folder.
+    Settings come from --config, and the flags override them (or describe the whole run without a
+    config: --envs and --run-dir at least). A killed run resumes at the stage it was in when
+    started again with the same run folder and settings.
     """
+    from pydantic import ValidationError
+
     from agentgym.train.config import EvolConfig
     from agentgym.train.evol import run_evol
 
-    if config is None:
-        raise typer.BadParameter("--config is required (see configs/evol-demo.yaml)")
-    if not config.exists():
+    if config is not None and not config.exists():
         raise typer.BadParameter(f"config file not found: {config}")
-    cfg = EvolConfig.from_yaml(config)
-    updates = {}
-    if run_dir is not None:
-        updates["run_dir"] = run_dir
-    if iterations is not None:
-        updates["iterations"] = iterations
-    if updates:
-        cfg = cfg.model_copy(update=updates)
+    data: dict = {}
+    if config is not None:
+        import yaml
+
+        data = yaml.safe_load(config.read_text()) or {}
+    elif envs is None or run_dir is None:
+        raise typer.BadParameter("give --config FILE, or --envs and --run-dir (see configs/evol-demo.yaml)")
+    if envs is not None:
+        data["envs"] = [{"env": e.strip()} for e in envs.split(",") if e.strip()]
+    for plan in data.get("envs") or []:
+        if bc_items is not None:
+            plan["bc_items"] = bc_items
+        if explore_items is not None:
+            plan["explore_items"] = explore_items
+    top = {
+        "run_dir": run_dir and str(run_dir),
+        "base_model": model,
+        "bc_data": [str(p) for p in bc_data] if bc_data else None,
+        "iterations": iterations,
+        "samples": samples,
+        "temperature": temperature,
+        "retrain_from": retrain_from,
+        "backend": backend,
+    }
+    data.update({k: v for k, v in top.items() if v is not None})
+    train = {k: v for k, v in {"epochs": epochs, "lr": lr, "lora": lora}.items() if v is not None}
+    if train:
+        default = EvolConfig.model_fields["train"].default_factory().model_dump()
+        data["train"] = {**(data.get("train") or default), **train}
+        if data.get("evol_train") is not None:
+            data["evol_train"] = {**data["evol_train"], **train}
+    try:
+        cfg = EvolConfig.model_validate(data)
+    except ValidationError as e:
+        raise typer.BadParameter(f"invalid AgentEvol settings:\n{e}") from e
     result = run_evol(cfg)
     typer.echo(f"run folder: {result.run_dir}\nplot: {result.plot}")
 
