@@ -134,8 +134,13 @@ def plot(lineage: dict[str, Any], path: Path) -> Path | None:
         ys = [100 * it["eval"][env]["success_rate"] for it in its]
         lo = [100 * it["eval"][env]["success_ci"][0] for it in its]
         hi = [100 * it["eval"][env]["success_ci"][1] for it in its]
-        ax.plot(xs, ys, marker="o", color=c, label=f"{env} (model)")
+        ax.plot(xs, ys, marker="o", color=c, label=f"{env}: all held-out")
         ax.fill_between(xs, lo, hi, color=c, alpha=0.12)
+        tests = [it["eval"][env].get("test_success_rate") for it in its]
+        first = its[0]["eval"][env]
+        if all(t is not None for t in tests) and first.get("test_episodes") != first.get("episodes"):
+            ax.plot(xs, [100 * t for t in tests], marker="s", linestyle="-.", color=c, alpha=0.6,
+                        label=f"{env}: test split only")  # fmt: skip
         ax.axhline(ys[0], color=c, linestyle="--", linewidth=1, label=f"{env} BC")
         rnd = (lineage.get("random") or {}).get(env)
         if rnd:
