@@ -32,6 +32,7 @@ def small_config(run_dir: Path) -> dict:
                 "eval_ids": [0, 1],
                 "extra_eval_ids": [4990],
                 "env_kwargs": {"max_rounds": 5},
+                "explore_max_rounds": 3,
             }
         ],
         "iterations": 1,
@@ -95,6 +96,8 @@ def test_evol_end_to_end(tmp_path):
     )
     explored = jsonl(run / "iter1" / "explore" / "trajectories.jsonl")
     assert len(explored) == 4 * 2  # K = 2 samples per exploration item
+    assert all(r["rounds"] <= 3 for r in explored)  # explore_max_rounds applies to exploration only
+    assert any(r["rounds"] > 3 for r in jsonl(run / "random" / "trajectories.jsonl"))
     d1 = jsonl(run / "data" / "D1.jsonl")
     kept = [r for r in d1[: len(d1) - len(d0)]]
     assert d1[len(kept) :] == d0  # D_1 = kept U D_0

@@ -109,6 +109,12 @@ class EnvPlan(_Strict):
     eval_ids: list[int] | None = Field(None, description="Held-out ids (None = the test split).")
     extra_eval_ids: list[int] = Field(default_factory=list, description="More held-out ids (tighter CIs).")
     env_kwargs: dict = Field(default_factory=dict)
+    explore_max_rounds: int | None = Field(
+        None,
+        ge=1,
+        description="Round limit during exploration only (None = the env's). A tighter limit than at "
+        "evaluation keeps only efficient successes and cuts the cost of failing episodes.",
+    )
 
 
 class EvolConfig(_Strict):

@@ -58,6 +58,7 @@ class EnvItems:
     test: list[int]
     extra: list[int]
     kwargs: dict[str, Any] = field(default_factory=dict)
+    explore_max_rounds: int | None = None
 
 
 @dataclass
@@ -98,14 +99,20 @@ def plan_items(plan: EnvPlan) -> EnvItems:
         )
     if len(bc) < (plan.bc_items or 0):
         raise ValueError(f"{plan.env}: asked for {plan.bc_items} BC items, the train split has {len(train)}")
-    return EnvItems(plan.env, bc, explore, test, extra, dict(plan.env_kwargs))
+    return EnvItems(plan.env, bc, explore, test, extra, dict(plan.env_kwargs), plan.explore_max_rounds)
 
 
 # ------------------------------------------------------------------------------------- rollouts
 
 
 async def _rollouts(
-    items: list[Any], agent: Any, run_dir: Path, *, concurrency: int, env_kwargs: dict[str, dict]
+    items: list[Any],
+    agent: Any,
+    run_dir: Path,
+    *,
+    concurrency: int,
+    env_kwargs: dict[str, dict],
+    max_rounds: dict[str, int] | None = None,
 ) -> list[Trajectory]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -128,7 +135,7 @@ async def _rollouts(
         try:
             return await run_episodes(
                 items, agent, AsyncLocalClient(), concurrency=concurrency, store=store,
-                env_kwargs=env_kwargs, on_episode=tick,
+                env_kwargs=env_kwargs, max_rounds=max_rounds, on_episode=tick,
             )  # fmt: skip
         finally:
             await agent.aclose()
@@ -337,6 +344,7 @@ class EvolRun:
                 self.dir / f"iter{m}" / "explore",
                 concurrency=self.cfg.concurrency,
                 env_kwargs=self.env_kwargs,
+                max_rounds={e.env: e.explore_max_rounds for e in self.items if e.explore_max_rounds},
             )
         )
         kept = keep_successes(trajs, self.cfg.keep_per_item, self.cfg.min_reward)
