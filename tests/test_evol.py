@@ -123,11 +123,40 @@ def test_evol_end_to_end(tmp_path):
         100 * (it1["eval"]["maze"]["success_rate"] - it0["eval"]["maze"]["success_rate"])
     )
     assert "vs BC (paired)" in res.summary and "vs_bc" not in it0
+    assert "control" not in it1  # off unless asked for
     # the same run folder with a different experiment is refused
     other = small_config(run)
     other["temperature"] = 0.5
     with pytest.raises(ValueError, match="different config"):
         run_evol(other, log=lambda _m: None)
+    # ... but switching the control on later only adds its stages
+    later = {**small_config(run), "control": True}
+    res2 = run_evol(later, log=lambda _m: None)
+    assert res2.lineage["iterations"][1]["eval"] == it1["eval"] and "control" in res2.lineage["iterations"][1]
+
+
+def test_same_compute_control(tmp_path):
+    """``control: true``: per iteration, the same training on D_0 alone, evaluated and compared."""
+    cfg = {**small_config(tmp_path / "run"), "control": True}
+    res = run_evol(cfg, log=lambda _m: None)
+    run = res.run_dir
+    it0, it1 = res.lineage["iterations"]
+    ctl = it1["control"]
+    assert ctl["data"].endswith("D0.jsonl") and ctl["records"] == it0["records"]
+    assert ctl["init"] == it1["init"] == lineage_base(res)  # retrain_from: base
+    assert (Path(ctl["checkpoint"]) / "config.json").exists() and Path(ctl["checkpoint"]).name == "control"
+    assert ctl["eval"]["maze"]["episodes"] == 3
+    assert len(jsonl(run / "iter1" / "control_eval" / "trajectories.jsonl")) == 3
+    assert ctl["train"]["steps"] == 1  # 2 D_0 records, batch 4, 1 epoch
+    vs = it1["vs_control"]["maze"]
+    delta = it1["eval"]["maze"]["success_rate"] - ctl["eval"]["maze"]["success_rate"]
+    assert vs["items"] == 3 and vs["delta"] == pytest.approx(100 * delta)
+    assert "control 1" in res.summary and "vs control 1" in res.summary
+    assert {"control_train_1", "control_eval_1"} <= {p.stem for p in (run / "stages").glob("*.json")}
+
+
+def lineage_base(res) -> str:
+    return res.lineage["base_model"]
 
 
 def test_resume_after_sigkill(tmp_path):

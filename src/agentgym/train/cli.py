@@ -127,6 +127,9 @@ def evol(
     epochs: float = typer.Option(None, help="Training epochs per stage."),
     lr: float = typer.Option(None, help="Learning rate."),
     lora: bool = typer.Option(None, "--lora/--no-lora", help="Train LoRA adapters (merged on save)."),
+    control: bool = typer.Option(
+        None, "--control/--no-control", help="Also run a same-compute control (training on D_0 alone)."
+    ),
 ) -> None:
     """AgentEvol: BC, then M rounds of explore -> keep successes -> merge -> re-train -> evaluate.
 
@@ -164,6 +167,7 @@ def evol(
         "temperature": temperature,
         "retrain_from": retrain_from,
         "backend": backend,
+        "control": control,
     }
     data.update({k: v for k, v in top.items() if v is not None})
     train = {k: v for k, v in {"epochs": epochs, "lr": lr, "lora": lora}.items() if v is not None}

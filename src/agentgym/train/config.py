@@ -151,6 +151,12 @@ class EvolConfig(_Strict):
         "With train.weight_field: reward this gives the paper's reward-weighted J_Evol on non-binary rewards.",
     )
     random_baseline: bool = True
+    control: bool = Field(
+        False,
+        description="Also train and evaluate a same-compute control per iteration: that iteration's "
+        "training on D_0 alone (no explored data), from the matching init. Without it, a gain over BC "
+        "may come from the extra training rather than from what exploration found.",
+    )
     seed: int = 0
     train: TrainConfig = Field(default_factory=lambda: TrainConfig(lr=1e-3, batch_size=16, max_length=1024))
     evol_train: TrainConfig | None = Field(

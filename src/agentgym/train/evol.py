@@ -23,6 +23,9 @@ Run folder (every stage's output on disk; stages are resumable, see `agentgym.tr
     RUN/iter{m}/explore/    exploration rollouts (m >= 1)        -> RUN/data/D{m}.jsonl
     RUN/iter{m}/model/      the checkpoint (plain HF folder, bc_meta.json inside)
     RUN/iter{m}/eval/       held-out rollouts + results.json
+    RUN/iter{m}/control/, control_eval/   the same-compute control (``control: true``): the same
+                            training on D_0 alone, so the table separates "explored data helped"
+                            from "more training helped"
     RUN/lineage.json        which data made which checkpoint, from what, and its scores
     RUN/summary.md, RUN/evol.png
 
@@ -260,12 +263,15 @@ class EvolRun:
         self._console.print(msg)
 
     def _check_config(self) -> None:
-        """A resumed run must describe the same experiment (only ``iterations`` may grow)."""
+        """A resumed run must describe the same experiment (only ``iterations`` may grow, and the
+        control may be switched on: both add stages without changing the finished ones)."""
         path = self.dir / "config.json"
         now = json.loads(self.cfg.model_dump_json())
         if path.exists():
             old = json.loads(path.read_text())
-            diff = sorted(k for k in now if k not in ("iterations", "run_dir") and old.get(k) != now.get(k))
+            diff = sorted(
+                k for k in now if k not in ("iterations", "run_dir", "control") and old.get(k) != now.get(k)
+            )
             if diff:
                 raise ValueError(
                     f"{self.dir} holds a run with a different config ({', '.join(diff)}); use another run_dir"
@@ -365,12 +371,13 @@ class EvolRun:
             "file": str(out),
         }
 
-    def _train(self, m: int, init: str) -> dict[str, Any]:
+    def _train(self, m: int, init: str, *, control: bool = False) -> dict[str, Any]:
+        """Train model m on D_m from ``init``; the control trains on D_0 alone, same settings."""
         from agentgym.train.sft import train_on_records
 
-        out = self.dir / f"iter{m}" / "model"
+        out = self.dir / f"iter{m}" / ("control" if control else "model")
         shutil.rmtree(out, ignore_errors=True)  # a killed training left a partial folder
-        data = self.dir / "data" / f"D{m}.jsonl"
+        data = self.dir / "data" / ("D0.jsonl" if control else f"D{m}.jsonl")
         tcfg = self.cfg.train if m == 0 or self.cfg.evol_train is None else self.cfg.evol_train
         summary = train_on_records(_read_jsonl(data), init, out, tcfg, meta={"data": [str(data)]})
         return {
@@ -383,9 +390,9 @@ class EvolRun:
             "seconds": summary["seconds"],
         }
 
-    def _eval(self, m: int, model: Path) -> dict[str, Any]:
+    def _eval(self, m: int, model: Path, *, control: bool = False) -> dict[str, Any]:
         agent = _model_agent(model, self.cfg.eval_temperature, self.cfg, seed=self.cfg.seed)
-        run = self.dir / f"iter{m}" / "eval"
+        run = self.dir / f"iter{m}" / ("control_eval" if control else "eval")
         trajs = asyncio.run(
             _rollouts(
                 _items(self.items, "eval"),
@@ -399,12 +406,12 @@ class EvolRun:
         write_json_atomic(run / "results.json", result)
         return result
 
-    def _vs_bc(self, m: int) -> dict[str, Any]:
-        """Paired success delta (points, iteration m - BC) on the shared held-out items, with a
-        paired-bootstrap 95 % CI: the honest test of "evolution helped" (see `agentgym compare`)."""
+    def _paired(self, base_run: Path, run: Path) -> dict[str, Any]:
+        """Paired success delta (points, ``run`` - ``base_run``) on the shared held-out items, with
+        a paired-bootstrap 95 % CI: the honest test of "evolution helped" (see `agentgym compare`)."""
         from agentgym.eval.compare import compare_runs
 
-        cmp = compare_runs(self.dir / "iter0" / "eval", self.dir / f"iter{m}" / "eval", seed=self.cfg.seed)
+        cmp = compare_runs(base_run, run, seed=self.cfg.seed)
         out = {}
         for env, row in cmp["envs"].items():
             if "success" in row:
@@ -439,6 +446,7 @@ class EvolRun:
             "iterations": [],
         }
         prev_model: str = base
+        prev_control: str = base
         for m in range(cfg.iterations + 1):
             entry: dict[str, Any] = {"iteration": m, "label": "BC" if m == 0 else f"evol {m}"}
             if m == 0:
@@ -452,11 +460,33 @@ class EvolRun:
             entry.update(data=tr["data"], init=tr["init"], checkpoint=tr["model"], train=tr)
             entry["eval"] = self.stages.run(f"eval_{m}", lambda m=m, p=tr["model"]: self._eval(m, Path(p)))
             if m > 0:
-                entry["vs_bc"] = self._vs_bc(m)
+                entry["vs_bc"] = self._paired(self.dir / "iter0" / "eval", self.dir / f"iter{m}" / "eval")
+            if m > 0 and cfg.control:
+                c_init = base if cfg.retrain_from == "base" else prev_control
+                ct = self.stages.run(
+                    f"control_train_{m}", lambda m=m, i=c_init: self._train(m, i, control=True)
+                )
+                c_eval = self.stages.run(
+                    f"control_eval_{m}", lambda m=m, p=ct["model"]: self._eval(m, Path(p), control=True)
+                )
+                iter_dir = self.dir / f"iter{m}"
+                entry["control"] = {
+                    "checkpoint": ct["model"],
+                    "init": ct["init"],
+                    "data": ct["data"],
+                    "records": d0["records"],
+                    "train": ct,
+                    "eval": c_eval,
+                    "vs_bc": self._paired(self.dir / "iter0" / "eval", iter_dir / "control_eval"),
+                }
+                entry["vs_control"] = self._paired(iter_dir / "control_eval", iter_dir / "eval")
+                prev_control = ct["model"]
             lineage["iterations"].append(entry)
             write_json_atomic(self.dir / "lineage.json", lineage)
             evol_report.print_table(lineage)
             prev_model = tr["model"]
+            if m == 0:
+                prev_control = tr["model"]
         summary = evol_report.render_markdown(lineage)
         (self.dir / "summary.md").write_text(summary)
         plot = evol_report.plot(lineage, self.dir / "evol.png")

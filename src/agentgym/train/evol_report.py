@@ -37,6 +37,17 @@ def table_rows(lineage: dict[str, Any]) -> list[dict[str, Any]]:
                     "vs_bc": it.get("vs_bc") or {},
                 }
             )
+        ctl = it.get("control")
+        if ctl and ctl.get("eval"):
+            rows.append(
+                {
+                    "model": f"control {it['iteration']}",
+                    "records": ctl.get("records"),
+                    "kept": None,
+                    "scores": ctl["eval"],
+                    "vs_bc": ctl.get("vs_bc") or {},
+                }
+            )
     for r in rows:
         r["cells"] = {
             env: (
@@ -94,6 +105,13 @@ def render_markdown(lineage: dict[str, Any]) -> str:
         "vs BC: success delta in points on the same held-out items, 95 % paired-bootstrap CI; "
         "* = the CI excludes 0."
     )
+    for it in lineage["iterations"]:
+        if it.get("vs_control"):
+            deltas = ", ".join(f"{e} {_delta(it['vs_control'].get(e))}" for e in envs)
+            lines.append(
+                f"{_label(it['iteration'])} vs control {it['iteration']} (the same training on D_0 alone, "
+                f"i.e. what the explored data added): {deltas}."
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -111,6 +129,10 @@ def print_table(lineage: dict[str, Any]) -> None:
             r["model"], str(r["records"] or "-"), "-" if r["kept"] is None else str(r["kept"]), *cells
         )
     Console().print(table)
+    for it in lineage["iterations"]:
+        if it.get("vs_control"):
+            deltas = ", ".join(f"{e} {_delta(it['vs_control'].get(e))}" for e in envs)
+            Console().print(f"{_label(it['iteration'])} vs its same-compute control (D_0 only): {deltas}")
 
 
 def plot(lineage: dict[str, Any], path: Path) -> Path | None:
@@ -142,6 +164,10 @@ def plot(lineage: dict[str, Any], path: Path) -> Path | None:
             ax.plot(xs, [100 * t for t in tests], marker="s", linestyle="-.", color=c, alpha=0.6,
                         label=f"{env}: test split only")  # fmt: skip
         ax.axhline(ys[0], color=c, linestyle="--", linewidth=1, label=f"{env} BC")
+        ctl = [(it["iteration"], it["control"]["eval"][env]) for it in its if it.get("control")]
+        if ctl:
+            ax.plot([0] + [x for x, _ in ctl], [ys[0]] + [100 * e["success_rate"] for _, e in ctl],
+                    marker="x", linestyle=":", color="gray", label=f"{env}: control (D_0 only)")  # fmt: skip
         rnd = (lineage.get("random") or {}).get(env)
         if rnd:
             ax.axhline(100 * rnd["success_rate"], color=c, linestyle=":", linewidth=1, label=f"{env} random")
