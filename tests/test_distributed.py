@@ -57,7 +57,7 @@ def test_bc_under_torchrun_two_cpu_processes(tmp_path: Path) -> None:
     out = tmp_path / "ddp"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
     cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "0",
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
         "-m", "agentgym.cli", "train", "bc", "--data", str(data), "--model", str(base),
         "--out", str(out), "--max-steps", "2", "--lr", "1e-3", "--batch-size", "2",
     ]  # fmt: skip
