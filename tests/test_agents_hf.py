@@ -250,7 +250,11 @@ async def test_cancelled_reply_stops_its_row(generator: HFGenerator) -> None:
     agent = HFAgent(generator=generator, max_new_tokens=n)
     before = dict(generator.stats)
     task = asyncio.create_task(agent.reply(convo(0), ctx(0)))
-    await asyncio.sleep(0.3)  # the request is queued and its batch has started
+    for _ in range(500):  # until the request is queued (no fixed sleep: the whole reply takes ~0.3 s)
+        if generator.stats["requests"] > before["requests"]:
+            break
+        await asyncio.sleep(0.002)
+    await asyncio.sleep(0.03)  # past the batch window: its batch has started
     assert not task.done() and generator.stats["requests"] == before["requests"] + 1
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
