@@ -147,7 +147,7 @@ def test_same_compute_control(tmp_path):
     assert (Path(ctl["checkpoint"]) / "config.json").exists() and Path(ctl["checkpoint"]).name == "control"
     assert ctl["eval"]["maze"]["episodes"] == 3
     assert len(jsonl(run / "iter1" / "control_eval" / "trajectories.jsonl")) == 3
-    assert ctl["train"]["steps"] == 1  # 2 D_0 records, batch 4, 1 epoch
+    assert ctl["train"]["steps"] == it1["train"]["steps"]  # same compute as the evol model
     vs = it1["vs_control"]["maze"]
     delta = it1["eval"]["maze"]["success_rate"] - ctl["eval"]["maze"]["success_rate"]
     assert vs["items"] == 3 and vs["delta"] == pytest.approx(100 * delta)

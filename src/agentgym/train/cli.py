@@ -128,7 +128,7 @@ def evol(
     lr: float = typer.Option(None, help="Learning rate."),
     lora: bool = typer.Option(None, "--lora/--no-lora", help="Train LoRA adapters (merged on save)."),
     control: bool = typer.Option(
-        None, "--control/--no-control", help="Also run a same-compute control (training on D_0 alone)."
+        None, "--control/--no-control", help="Also run a same-compute control (as many steps on D_0 alone)."
     ),
 ) -> None:
     """AgentEvol: BC, then M rounds of explore -> keep successes -> merge -> re-train -> evaluate.

@@ -153,9 +153,10 @@ class EvolConfig(_Strict):
     random_baseline: bool = True
     control: bool = Field(
         False,
-        description="Also train and evaluate a same-compute control per iteration: that iteration's "
-        "training on D_0 alone (no explored data), from the matching init. Without it, a gain over BC "
-        "may come from the extra training rather than from what exploration found.",
+        description="Also train and evaluate a same-compute control per iteration: as many optimizer "
+        "steps with that iteration's settings on D_0 alone (no explored data), from the matching init. "
+        "Without it, a gain over BC may come from the extra training rather than from what exploration "
+        "found.",
     )
     seed: int = 0
     train: TrainConfig = Field(default_factory=lambda: TrainConfig(lr=1e-3, batch_size=16, max_length=1024))

@@ -23,9 +23,9 @@ Run folder (every stage's output on disk; stages are resumable, see `agentgym.tr
     RUN/iter{m}/explore/    exploration rollouts (m >= 1)        -> RUN/data/D{m}.jsonl
     RUN/iter{m}/model/      the checkpoint (plain HF folder, bc_meta.json inside)
     RUN/iter{m}/eval/       held-out rollouts + results.json
-    RUN/iter{m}/control/, control_eval/   the same-compute control (``control: true``): the same
-                            training on D_0 alone, so the table separates "explored data helped"
-                            from "more training helped"
+    RUN/iter{m}/control/, control_eval/   the same-compute control (``control: true``): as many
+                            optimizer steps with the same settings on D_0 alone, so the table
+                            separates "explored data helped" from "more training helped"
     RUN/lineage.json        which data made which checkpoint, from what, and its scores
     RUN/summary.md, RUN/evol.png
 
@@ -371,14 +371,18 @@ class EvolRun:
             "file": str(out),
         }
 
-    def _train(self, m: int, init: str, *, control: bool = False) -> dict[str, Any]:
-        """Train model m on D_m from ``init``; the control trains on D_0 alone, same settings."""
+    def _train(self, m: int, init: str, *, control_steps: int | None = None) -> dict[str, Any]:
+        """Train model m on D_m from ``init``; with ``control_steps`` the control instead: the same
+        settings and number of optimizer steps on D_0 alone (same compute, no explored data)."""
+        control = control_steps is not None
         from agentgym.train.sft import train_on_records
 
         out = self.dir / f"iter{m}" / ("control" if control else "model")
         shutil.rmtree(out, ignore_errors=True)  # a killed training left a partial folder
         data = self.dir / "data" / ("D0.jsonl" if control else f"D{m}.jsonl")
         tcfg = self.cfg.train if m == 0 or self.cfg.evol_train is None else self.cfg.evol_train
+        if control:
+            tcfg = tcfg.model_copy(update={"max_steps": control_steps})
         summary = train_on_records(_read_jsonl(data), init, out, tcfg, meta={"data": [str(data)]})
         return {
             "model": str(out),
@@ -464,7 +468,8 @@ class EvolRun:
             if m > 0 and cfg.control:
                 c_init = base if cfg.retrain_from == "base" else prev_control
                 ct = self.stages.run(
-                    f"control_train_{m}", lambda m=m, i=c_init: self._train(m, i, control=True)
+                    f"control_train_{m}",
+                    lambda m=m, i=c_init, n=tr["steps"]: self._train(m, i, control_steps=n),
                 )
                 c_eval = self.stages.run(
                     f"control_eval_{m}", lambda m=m, p=ct["model"]: self._eval(m, Path(p), control=True)

@@ -109,8 +109,8 @@ def render_markdown(lineage: dict[str, Any]) -> str:
         if it.get("vs_control"):
             deltas = ", ".join(f"{e} {_delta(it['vs_control'].get(e))}" for e in envs)
             lines.append(
-                f"{_label(it['iteration'])} vs control {it['iteration']} (the same training on D_0 alone, "
-                f"i.e. what the explored data added): {deltas}."
+                f"{_label(it['iteration'])} vs control {it['iteration']} (as many training steps on D_0 "
+                f"alone, i.e. what the explored data added): {deltas}."
             )
     return "\n".join(lines) + "\n"
 
