@@ -145,26 +145,23 @@ async def _rollouts(
 
 
 def _model_agent(model: Path, temperature: float, cfg: EvolConfig, seed: int) -> Any:
-    """The agent that explores / is evaluated: the backend of ``cfg.backend`` on checkpoint ``model``."""
+    """The agent that explores / is evaluated: the backend of ``cfg.backend`` on checkpoint ``model``.
+
+    Both backends take the same arguments except the name of the reply-length limit."""
     if cfg.backend == "vllm":
-        from agentgym.agents.vllm import VLLMAgent
+        from agentgym.agents.vllm import VLLMAgent as agent_cls
 
-        return VLLMAgent(
-            str(model),
-            temperature=temperature,
-            max_tokens=cfg.max_new_tokens,
-            seed=seed,
-            max_batch=cfg.concurrency,
-            **cfg.backend_kwargs,
-        )
-    from agentgym.agents.hf import HFAgent
+        length = {"max_tokens": cfg.max_new_tokens}
+    else:
+        from agentgym.agents.hf import HFAgent as agent_cls
 
-    return HFAgent(
+        length = {"max_new_tokens": cfg.max_new_tokens}
+    return agent_cls(
         str(model),
         temperature=temperature,
-        max_new_tokens=cfg.max_new_tokens,
         seed=seed,
         max_batch=cfg.concurrency,
+        **length,
         **cfg.backend_kwargs,
     )
 

@@ -86,6 +86,19 @@ def _cells(r: dict[str, Any], envs: list[str]) -> list[str]:
     return out
 
 
+def _control_lines(lineage: dict[str, Any]) -> list[str]:
+    """One line per iteration with a control: the paired delta of the evolved model over it."""
+    out = []
+    for it in lineage["iterations"]:
+        if it.get("vs_control"):
+            deltas = ", ".join(f"{e} {_delta(it['vs_control'].get(e))}" for e in lineage["envs"])
+            out.append(
+                f"{_label(it['iteration'])} vs control {it['iteration']} (as many training steps on D_0 "
+                f"alone, i.e. what the explored data added): {deltas}"
+            )
+    return out
+
+
 def render_markdown(lineage: dict[str, Any]) -> str:
     envs = lineage["envs"]
     cols = " | ".join(f"{e} success % [95% CI] (test split) | {e} vs BC (paired)" for e in envs)
@@ -105,13 +118,7 @@ def render_markdown(lineage: dict[str, Any]) -> str:
         "vs BC: success delta in points on the same held-out items, 95 % paired-bootstrap CI; "
         "* = the CI excludes 0."
     )
-    for it in lineage["iterations"]:
-        if it.get("vs_control"):
-            deltas = ", ".join(f"{e} {_delta(it['vs_control'].get(e))}" for e in envs)
-            lines.append(
-                f"{_label(it['iteration'])} vs control {it['iteration']} (as many training steps on D_0 "
-                f"alone, i.e. what the explored data added): {deltas}."
-            )
+    lines += [f"{line}." for line in _control_lines(lineage)]
     return "\n".join(lines) + "\n"
 
 
@@ -129,10 +136,8 @@ def print_table(lineage: dict[str, Any]) -> None:
             r["model"], str(r["records"] or "-"), "-" if r["kept"] is None else str(r["kept"]), *cells
         )
     Console().print(table)
-    for it in lineage["iterations"]:
-        if it.get("vs_control"):
-            deltas = ", ".join(f"{e} {_delta(it['vs_control'].get(e))}" for e in envs)
-            Console().print(f"{_label(it['iteration'])} vs its same-compute control (D_0 only): {deltas}")
+    for line in _control_lines(lineage):
+        Console().print(line)
 
 
 def plot(lineage: dict[str, Any], path: Path) -> Path | None:
@@ -162,7 +167,7 @@ def plot(lineage: dict[str, Any], path: Path) -> Path | None:
         first = its[0]["eval"][env]
         if all(t is not None for t in tests) and first.get("test_episodes") != first.get("episodes"):
             ax.plot(xs, [100 * t for t in tests], marker="s", linestyle="-.", color=c, alpha=0.6,
-                        label=f"{env}: test split only")  # fmt: skip
+                    label=f"{env}: test split only")  # fmt: skip
         ax.axhline(ys[0], color=c, linestyle="--", linewidth=1, label=f"{env} BC")
         ctl = [(it["iteration"], it["control"]["eval"][env]) for it in its if it.get("control")]
         if ctl:
