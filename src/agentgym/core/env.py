@@ -26,15 +26,21 @@ from typing import Any, ClassVar
 
 from agentgym.core.errors import EpisodeOver, NoExpert, NotReset, UnknownTask
 from agentgym.core.seeding import make_rng
-from agentgym.core.types import EnvSpec, Observation, StepResult
+from agentgym.core.types import EnvOptions, EnvSpec, Observation, StepResult
 
 
 class Env(ABC):
     """Base class of every agentgym environment. Subclasses set ``spec`` and the hooks."""
 
     spec: ClassVar[EnvSpec]
+    options: ClassVar[type[EnvOptions]] = EnvOptions
+    """The constructor kwargs a remote client may set (see `EnvOptions`); subclasses extend it."""
 
     def __init__(self, max_rounds: int | None = None) -> None:
+        if max_rounds is not None and (
+            isinstance(max_rounds, bool) or not isinstance(max_rounds, int) or max_rounds < 1
+        ):
+            raise ValueError(f"{self.spec.id}: max_rounds must be an int >= 1, got {max_rounds!r}")
         self.max_rounds = max_rounds or self.spec.max_rounds
         self.rng: random.Random = random.Random(0)
         self.task_id: int | None = None
@@ -63,7 +69,15 @@ class Env(ABC):
             raise NotReset(f"{self.spec.id}: call reset(task_id) before step()")
         if self.done:
             raise EpisodeOver(f"{self.spec.id}: the episode of task {self.task_id} is over; reset it")
-        res = self._step(str(action))
+        action = str(action)
+        cap = self.spec.max_action_chars
+        if len(action) > cap:  # before any parser: a hostile action must cost O(1), not a regex scan
+            res = invalid(
+                f"Your action is {len(action):,} characters long; {self.spec.id} accepts at most "
+                f"{cap:,}. Reply with one short action."
+            )
+        else:
+            res = self._step(action)
         self.rounds += 1
         info = dict(res.info)
         info.setdefault("invalid_action", False)

@@ -93,12 +93,35 @@ class EnvSpec(BaseModel):
     blocking: bool = Field(
         False, description="Steps are slow or hold a lock (JVM, TextWorld): run them in worker threads."
     )
+    max_action_chars: int = Field(
+        4096,
+        description="Longest action the env parses; a longer one is an invalid action, refused before any "
+        "parser runs (a model reply is never this long, a hostile client's may be).",
+    )
 
     def split(self, name: str) -> list[int]:
         try:
             return self.splits[name]
         except KeyError:
             raise KeyError(f"{self.id} has no split {name!r}; splits: {sorted(self.splits)}") from None
+
+
+class EnvOptions(BaseModel):
+    """The constructor kwargs a remote client may set when it opens a session.
+
+    ``POST /v1/sessions {"env": ..., "kwargs": {...}}`` validates ``kwargs`` against the env class's
+    ``options`` model (a subclass of this one) before any env code runs: unknown keys, wrong types
+    (strict: ``"5"`` is not an int, ``1.5`` is not an int, ``NaN`` is nothing) and values out of
+    bounds are a 422 that names the allowed keys. Paths, cache folders and resource limits are
+    **server settings** (CLI flags, environment variables), never options: a client must not make
+    the server read or write where it likes, or lift a limit meant to protect everyone else.
+    """
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    max_rounds: int | None = Field(
+        None, ge=1, le=1000, description="Agent turns before truncation (default: the env's spec)."
+    )
 
 
 class Turn(BaseModel):

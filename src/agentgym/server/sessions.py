@@ -38,6 +38,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
+
 from agentgym.core.env import Env
 from agentgym.core.errors import AgentGymError, UnknownEnv
 from agentgym.core.registry import env_class
@@ -80,6 +82,40 @@ class BadEnvArgs(AgentGymError):
     """The env's constructor rejected the session kwargs."""
 
     status = 422
+
+
+def validate_options(cls: type[Env], kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Check a client's session kwargs against ``cls.options``; only the keys it set come back."""
+    if not kwargs:
+        return {}
+    if not isinstance(kwargs, Mapping):
+        raise BadEnvArgs(f"env {cls.spec.id!r}: kwargs must be a JSON object")
+    try:
+        opts = cls.options.model_validate(dict(kwargs))
+    except ValidationError as e:
+        allowed = ", ".join(
+            f"{name} ({_describe(f)})" for name, f in cls.options.model_fields.items()
+        )
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'kwargs'}: {err['msg']}"
+            for err in e.errors(include_url=False, include_input=False)
+        )
+        raise BadEnvArgs(
+            f"env {cls.spec.id!r} rejected kwargs: {problems}. Allowed kwargs: {allowed or 'none'}"
+        ) from None
+    return opts.model_dump(exclude_unset=True)
+
+
+def _describe(field: Any) -> str:
+    """'int >= 1, <= 1000' - a field's type and bounds for an error message."""
+    ann = getattr(field.annotation, "__name__", None) or str(field.annotation).replace("typing.", "")
+    bounds = [
+        f"{op} {getattr(m, attr)}"
+        for m in field.metadata
+        for attr, op in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
+        if getattr(m, attr, None) is not None
+    ]
+    return ", ".join([ann, *bounds])
 
 
 @dataclass(eq=False)
@@ -217,14 +253,15 @@ class SessionManager:
                 f"env {env_id!r} is at capacity ({cap} live sessions); close idle sessions or retry later",
                 self.retry_after_s,
             )
+        kw = validate_options(cls, kwargs)  # 422 before any env code runs or any slot is taken
         self._counts[env_id] += 1  # reserve the slot before any await
         threaded = cls.spec.blocking if self.threaded is None else self.threaded
         try:
-            kw = dict(kwargs or {})
-            env = await self._run(threaded, cls, **kw) if kw or threaded else cls()
-        except TypeError as e:
+            # Options may make construction heavy (a bigger catalog): never on the event loop then.
+            env = await self._run(True, cls, **kw) if kw or threaded else cls()
+        except (TypeError, ValueError) as e:
             self._counts[env_id] -= 1
-            raise BadEnvArgs(f"env {env_id!r} rejected kwargs {sorted(kwargs or {})}: {e}") from e
+            raise BadEnvArgs(f"env {env_id!r} rejected kwargs {sorted(kw)}: {e}") from e
         except AgentGymError:
             self._counts[env_id] -= 1
             raise

@@ -21,9 +21,10 @@ import re
 from typing import Any
 
 import numpy as np
+from pydantic import Field
 
 from agentgym.core.env import Env, invalid
-from agentgym.core.types import EnvSpec, StepResult
+from agentgym.core.types import EnvOptions, EnvSpec, StepResult
 from agentgym.envs.wordle import expert, prompt
 from agentgym.envs.wordle.feedback import ALL_GREEN, decode, pattern, patterns_one
 from agentgym.envs.wordle.tasks import TEST_IDS, TRAIN_IDS
@@ -38,7 +39,12 @@ def parse_guess(action: str) -> str:
     return _STRIP.sub("", action).lower()
 
 
+class WordleOptions(EnvOptions):
+    guesses: int = Field(GUESSES, ge=1, le=20, description="Valid guesses before the game is lost.")
+
+
 class WordleEnv(Env):
+    options = WordleOptions
     spec = EnvSpec(
         id="wordle",
         version="1",
@@ -51,6 +57,8 @@ class WordleEnv(Env):
 
     def __init__(self, max_rounds: int | None = None, guesses: int = GUESSES) -> None:
         super().__init__(max_rounds)
+        if isinstance(guesses, bool) or not isinstance(guesses, int) or guesses < 1:
+            raise ValueError(f"wordle: guesses must be an int >= 1, got {guesses!r}")
         self.words = word_lists()
         self.max_guesses = guesses
         self.hidden = ""
