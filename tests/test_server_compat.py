@@ -76,8 +76,10 @@ def test_old_wordle_client_flow(url):
     base = f"{url}/wordle"
     env_id = ok(httpx.post(f"{base}/create"))["id"]
     vocab = ok(httpx.get(f"{base}/filtered_vocab", params={"id": env_id}))  # fetched right after create
-    assert len(vocab) > 2000 and all(isinstance(w, str) for w in vocab[:50])
     local = make("wordle")
+    # A short list, as the original (its client pastes it into the prompt): 40 distinct answer words.
+    answers = set(local.words.answers)
+    assert len(vocab) == 40 == len(set(vocab)) and set(vocab) <= answers
     task = local.spec.split("test")[0]
     reset = ok(httpx.post(f"{base}/reset", json={"id": env_id, "seed": task}))
     assert reset == {"id": env_id, "observation": local.reset(task).text}
@@ -86,6 +88,10 @@ def test_old_wordle_client_flow(url):
         want = local.step(guess)
         assert step == {"observation": want.observation, "reward": want.reward, "done": want.done}
     assert ok(httpx.get(f"{base}/observation", params={"id": env_id})) == step["observation"]
+    # After feedback the list holds only words consistent with it (the local twin agrees).
+    vocab = ok(httpx.get(f"{base}/filtered_vocab", params={"id": env_id}))
+    assert vocab == local.filtered_vocab() and 0 < len(vocab) <= 40
+    assert len(vocab) < 40 or int(local.step("x").info["consistent"]) > 40
     assert ok(httpx.post(f"{base}/close", json={"id": env_id})) is True
     not_found(httpx.get(f"{base}/filtered_vocab", params={"id": env_id}))
 

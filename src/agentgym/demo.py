@@ -2,7 +2,7 @@
 
 1. **Serve** the light envs with ``agentgym serve`` (a real server on 127.0.0.1).
 2. **Expert check**: ``agentgym eval --agent expert --server URL`` over every served env's test split
-   (AgentEval), over HTTP - a summary table of expert success per env.
+   (AgentEval), over HTTP (the server runs with ``--expert``) - a summary table of expert success per env.
 3. **Learn**: ``agentgym evol --config configs/evol-demo.yaml``: collect a small expert set
    (AgentTraj), train a BPE tokenizer and a tiny Llama from scratch (BC), evaluate it against a
    random agent on held-out tasks, run AgentEvol (explore the wider train pool, keep successes, merge,
@@ -85,7 +85,7 @@ def available(envs: list[str]) -> list[str]:
 def serve_and_check(out: Path, envs: list[str]) -> None:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    cmd = _agentgym("serve", *envs, "--port", str(port), "--log-level", "warning")
+    cmd = _agentgym("serve", *envs, "--port", str(port), "--log-level", "warning", "--expert")
     console.rule("[bold]1. Serve the environments")
     console.print(f"[bold cyan]$ agentgym {shlex.join(cmd[3:])}[/]")
     proc = subprocess.Popen(cmd, start_new_session=True)

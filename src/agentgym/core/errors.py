@@ -41,3 +41,9 @@ class NotReset(AgentGymError):
 
 class NoExpert(AgentGymError):
     status = 501
+
+
+class ExpertDisabled(AgentGymError):
+    """The privileged expert routes (the answer key) are off on this server."""
+
+    status = 403

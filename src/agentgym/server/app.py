@@ -31,17 +31,17 @@ import json
 import random
 from collections.abc import Iterable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Route
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from agentgym.core.errors import AgentGymError, NotReset, UnknownEnv
+from agentgym.core.errors import AgentGymError, ExpertDisabled, NotReset, UnknownEnv
 from agentgym.core.types import EnvSpec
 from agentgym.server.sessions import AtCapacity, EnvSession, SessionManager
 
@@ -50,22 +50,42 @@ _M = TypeVar("_M", bound=BaseModel)
 
 
 # --------------------------------------------------------------------------- schemas
+def no_surrogates(text: str) -> str:
+    """Reject a lone UTF-16 surrogate (JSON allows ``"\ud800"``; UTF-8 cannot carry it back)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(
+            "the text holds a lone UTF-16 surrogate (such as \\ud800): not valid Unicode"
+        ) from None
+    return text
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
 
+Text = Annotated[str, AfterValidator(no_surrogates)]
+"""A string that can be echoed back as UTF-8 (a lone surrogate such as ``"\ud800"`` cannot)."""
+Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+
+
 class CreateSession(_Strict):
-    env: str = Field(description="Id of a hosted env, e.g. 'maze'.")
-    kwargs: dict[str, Any] = Field(default_factory=dict, description="Env constructor kwargs.")
+    env: Text = Field(description="Id of a hosted env, e.g. 'maze'.")
+    kwargs: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Env options: only the keys the env declares (see `options` in GET /v1/envs/{env}); "
+        "anything else is a 422 that names the allowed keys.",
+    )
 
 
 class ResetRequest(_Strict):
-    task_id: int = Field(description="Global task id (see the env's splits).")
-    seed: int | None = Field(None, description="Episode seed (default 0).")
+    task_id: Int64 = Field(description="Global task id (see the env's splits).")
+    seed: Int64 | None = Field(None, description="Episode seed (default 0).")
 
 
 class StepRequest(_Strict):
-    action: str = Field(description="The action text (already cut out of the model reply).")
+    action: Text = Field(description="The action text (already cut out of the model reply).")
 
 
 class SessionCreated(BaseModel):
@@ -111,14 +131,29 @@ class Health(BaseModel):
 
 
 class ErrorOut(BaseModel):
+    """Every error body: what happened and what to do next, and the error class."""
+
     detail: str
     type: str
 
 
+class FieldError(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorOut(ErrorOut):
+    """A 422: ``detail`` sums up every problem; ``errors`` lists them (the input is never echoed)."""
+
+    errors: list[FieldError] = []
+
+
+ERROR_CODES = (401, 403, 404, 409, 413, 422, 500, 501, 503)
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut}
-    for code in (401, 404, 409, 413, 422, 500, 501, 503)  # documented on every session route
+    code: {"model": ValidationErrorOut if code == 422 else ErrorOut} for code in ERROR_CODES
 }
+"""Documented on every route: the Guard (401, 413), validation (422) and any env call can answer them."""
 
 
 # ----------------------------------------------------------------------- helpers
@@ -145,12 +180,17 @@ def error_response(exc: AgentGymError) -> JSONResponse:
     return JSONResponse({"detail": str(exc), "type": type(exc).__name__}, exc.status, headers=headers)
 
 
-def _validation_detail(exc: RequestValidationError) -> str:
-    parts = []
+def validation_error(exc: RequestValidationError) -> JSONResponse:
+    """The 422 for a request that failed validation. The client's input is never echoed: it may
+    not be encodable (``NaN``, a lone surrogate) and it may be huge."""
+    parts, errors = [], []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
-        parts.append(f"{loc}: {err.get('msg', 'invalid')}")
-    return "invalid request: " + "; ".join(parts) + " (see /docs for the request schema)"
+        loc = [p if isinstance(p, int) else str(p) for p in err.get("loc", ())]
+        msg = str(err.get("msg", "invalid"))
+        errors.append({"loc": loc, "msg": msg, "type": str(err.get("type", "value_error"))})
+        parts.append(f"{'.'.join(str(p) for p in loc if p != 'body') or 'body'}: {msg}")
+    detail = "invalid request: " + "; ".join(parts) + " (see /docs for the request schema)"
+    return JSONResponse({"detail": detail, "type": "ValidationError", "errors": errors}, 422)
 
 
 class Guard:
@@ -160,8 +200,14 @@ class Guard:
 
     def __init__(self, app: ASGIApp, token: str | None, max_body_bytes: int) -> None:
         self.app = app
-        self.expected = f"Bearer {token}".encode() if token else None
+        self.expected = token.encode() if token else None
         self.max_body = max_body_bytes
+
+    def _authorized(self, header: bytes) -> bool:
+        """``Bearer <token>``; the scheme is case-insensitive (RFC 7235 §2.1)."""
+        scheme, _, credentials = header.strip().partition(b" ")
+        assert self.expected is not None
+        return scheme.lower() == b"bearer" and hmac.compare_digest(credentials.strip(), self.expected)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -177,11 +223,7 @@ class Guard:
                 auth = value
             elif name == b"transfer-encoding":
                 chunked = b"chunked" in value.lower()
-        if (
-            self.expected
-            and scope["path"] not in self.PUBLIC
-            and not hmac.compare_digest(auth, self.expected)
-        ):
+        if self.expected and scope["path"] not in self.PUBLIC and not self._authorized(auth):
             await _send_error(
                 send, 401, "missing or wrong bearer token: send 'Authorization: Bearer <token>'"
             )
@@ -243,6 +285,7 @@ def create_app(
     compat: bool = True,
     compat_families: Mapping[str, str] | None = None,
     empty_endpoint: bool = False,
+    expert: bool = False,
 ) -> FastAPI:
     """Build the server app for ``env_ids``.
 
@@ -253,7 +296,8 @@ def create_app(
     ``/{env}`` (and ``/`` for a single env); ``compat_families`` - env id -> original route family
     for envs not in the built-in table (see `agentgym.server.compat`); ``empty_endpoint`` - add
     ``POST /v1/_empty`` (an empty async FastAPI endpoint) and ``POST /v1/_empty_raw`` (an empty
-    route served like step/reset): the benchmark's floors on the same stack.
+    route served like step/reset): the benchmark's floors on the same stack; ``expert`` - turn on the
+    privileged route ``GET /v1/sessions/{id}/expert`` (the answer key: off by default, 403 without).
     """
     manager = SessionManager(
         list(env_ids),
@@ -280,6 +324,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.sessions = manager
+    app.state.expert = expert
     app.add_middleware(Guard, token=token, max_body_bytes=max_body_bytes)
 
     @app.exception_handler(AgentGymError)
@@ -288,15 +333,20 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Any, exc: RequestValidationError) -> JSONResponse:
-        errors = json.loads(json.dumps(exc.errors(), default=str))
-        return JSONResponse(
-            {"detail": _validation_detail(exc), "type": "ValidationError", "errors": errors}, 422
-        )
+        return validation_error(exc)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Any, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI's "error parsing the body" (e.g. bytes that are not UTF-8)
+            return JSONResponse(
+                {"detail": f"malformed request body: {exc.detail}", "type": "ValidationError", "errors": []},
+                422,
+            )
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method the path answers, not only the first route's
+            headers["Allow"] = ", ".join(allowed_methods(app, request.scope))
         return JSONResponse(
-            {"detail": str(exc.detail), "type": "HTTPError"}, exc.status_code, headers=exc.headers
+            {"detail": str(exc.detail), "type": "HTTPError"}, exc.status_code, headers=headers
         )
 
     if empty_endpoint:  # the benchmark's floors: an empty FastAPI endpoint and an empty raw route
@@ -410,7 +460,13 @@ def _add_v1_routes(app: FastAPI, mgr: SessionManager) -> list[Route]:
 
     @app.get("/v1/sessions/{sid}/expert", tags=["sessions"], responses=_ERRORS)
     async def expert(sid: str) -> dict[str, str]:
-        """The env's privileged expert reply for the current state (for the expert agent)."""
+        """The env's privileged expert reply for the current state (the answer key: off unless the
+        server runs with ``--expert``; 403 otherwise)."""
+        if not app.state.expert:
+            raise ExpertDisabled(
+                "the expert route (the answer key) is off on this server; start it with "
+                "`agentgym serve --expert ...` (or create_app(..., expert=True)) to use the expert agent over HTTP"
+            )
         s = mgr.get(sid)
         return {"reply": await mgr.call(s, _expert, s)}
 
@@ -430,6 +486,16 @@ def _add_v1_routes(app: FastAPI, mgr: SessionManager) -> list[Route]:
         Route("/v1/sessions/{sid}/step", step, methods=["POST"]),
         Route("/v1/sessions/{sid}/reset", reset, methods=["POST"]),
     ]
+
+
+def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
+    """The methods some route answers on this path (for a 405's ``Allow`` header)."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        match, _ = route.matches({**scope, "method": "\x00"})  # a method no route has: path match only
+        if match != Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 def _documented_body(model: type[BaseModel]) -> dict[str, Any]:

@@ -22,15 +22,16 @@ env family      info keys read (fallback when missing)
 ==============  ====================================================================================
 babyai          ``score`` (the step reward)
 sciworld        ``score`` (reward), ``task_name``, ``var_num``, ``task_description``
-                (`instruction()`), ``possible_objects`` and ``goals`` (None)
+                (`instruction()`), ``look`` (the reset observation; else the observation text),
+                ``possible_objects`` and ``goals`` (None)
 textcraft       ``commands``, ``goal`` (None)
 alfworld        ``task_type`` (None)
 webshop         ``has_search_bar`` + ``clickables`` (else derived from `available_actions()`:
                 ``search[...]`` / ``click[x]``), ``instruction_text`` (`instruction()`), ``url``,
                 ``html`` (None)
 bird            ``ground_truth`` (the gold SQL; None), ``question`` (the reset observation)
-wordle          ``filtered_vocab`` - or a ``filtered_vocab()`` method, else `available_actions()`,
-                else the env's ``words.guesses`` list (what our WordleEnv has today)
+wordle          a ``filtered_vocab()`` method (a short list, as the original), else the info key
+                ``filtered_vocab``, else `available_actions()`
 webarena        ``sites``, ``object``, ``observation_metadata`` (None)
 ==============  ====================================================================================
 
@@ -43,16 +44,18 @@ import asyncio
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, create_model
+from pydantic import BaseModel, ConfigDict, Field, Strict, create_model
 
-from agentgym.server.app import fast_json
+from agentgym.server.app import _ERRORS, Text, fast_json
 from agentgym.server.sessions import BadEnvArgs, EnvSession, SessionManager
 
 Shape = str | tuple | list
+Id = Annotated[int, Strict(), Field(ge=0, le=2**63 - 1)]
+TaskNum = Annotated[int, Strict(), Field(ge=-(2**63), le=2**63 - 1)]
 
 
 @dataclass(frozen=True)
@@ -85,14 +88,24 @@ _LMRL = Family(
     static_actions=True,
 )
 _BABYAI_STATE = ("observation", "reward", "score", "deleted", "done")
-_SCI_RESET = ("task_name", "var_num", "task_description", "observation", "reward", "score", "deleted", "done")
+# The original /reset answered the look-around text alone; its client prepends the task description.
+_SCI_RESET = (
+    "task_name",
+    "var_num",
+    "task_description",
+    "observation=look",
+    "reward",
+    "score",
+    "deleted",
+    "done",
+)
 _TOOL = Family(
     id_key="env_idx",
     reset_task="id",
     reset_task_default=None,
     reset_out="observation",
     step_out=("observation", "reward", "done"),
-    create_in={"id": int | None},
+    create_in={"id": TaskNum | None},
     create_out="env_idx",
     create_reset="id",
     gets={"observation": "observation"},
@@ -135,7 +148,7 @@ FAMILIES: dict[str, Family] = {
         reset_task_default=0,
         reset_out=("id", "observation", "done", "reward"),
         step_out=("observation", "reward", "done"),
-        create_in={"commands": str | None, "goal": str | None},
+        create_in={"commands": Text | None, "goal": Text | None},
         create_out=("id", "observation", "done", "reward"),
         create_reset="self",
         gets={"observation": "observation", "commands": "commands", "goal": "goal", "detail": "detail"},
@@ -234,16 +247,13 @@ def _webshop_actions(c: _Ctx) -> dict[str, Any]:
 
 
 def _filtered_vocab(c: _Ctx) -> Any:
+    """A short word list, as the original returned (its client pastes it into the prompt)."""
     method = getattr(c.s.env, "filtered_vocab", None)
     if callable(method):
         return method()
     if "filtered_vocab" in c.info:
         return c.info["filtered_vocab"]
-    acts = c.s.env.available_actions()
-    if acts is not None:
-        return acts
-    words = getattr(getattr(c.s.env, "words", None), "guesses", None)  # our WordleEnv's guess list
-    return list(words) if words is not None else None
+    return c.s.env.available_actions()
 
 
 RESOLVERS: dict[str, Callable[[_Ctx], Any]] = {
@@ -251,6 +261,7 @@ RESOLVERS: dict[str, Callable[[_Ctx], Any]] = {
     "env_idx": lambda c: c.num,
     "observation": lambda c: c.text,
     "state": lambda c: c.text,
+    "look": lambda c: c.info.get("look", c.text),
     "reward": lambda c: c.reward,
     "score": lambda c: c.info.get("score", c.reward),
     "done": lambda c: bool(c.s.env.done),
@@ -312,7 +323,9 @@ def mount_compat(app: FastAPI, mgr: SessionManager, families: Mapping[str, str] 
 
 
 def _model(name: str, fields: Mapping[str, tuple[Any, Any]]) -> type[BaseModel]:
-    # extra="ignore": old clients send keys some servers never read; lax types as the originals.
+    # extra="ignore": old clients send keys some servers never read. Ids and task numbers are
+    # strict ints (``{"id": false}`` is not session 0, ``"3"`` is not 3): the originals' clients
+    # always send JSON ints, and a lax read would act on a session the client never named.
     return create_model(name, __config__=ConfigDict(extra="ignore"), **fields)  # type: ignore[call-overload]
 
 
@@ -321,15 +334,15 @@ def build_router(env_id: str, fam: Family, mgr: SessionManager) -> APIRouter:
     router = APIRouter()
     key = fam.id_key
     tag = env_id.capitalize()
-    StepIn = _model(f"{tag}CompatStep", {key: (int, ...), "action": (str, ...)})
-    CloseIn = _model(f"{tag}CompatClose", {key: (int, ...)})
-    task_type = int if fam.reset_task_default is ... else int | None
+    StepIn = _model(f"{tag}CompatStep", {key: (Id, ...), "action": (Text, ...)})
+    CloseIn = _model(f"{tag}CompatClose", {key: (Id, ...)})
+    task_type = TaskNum if fam.reset_task_default is ... else TaskNum | None
     reset_fields: dict[str, tuple[Any, Any]] = {
-        key: (int, ...),
+        key: (Id, ...),
         fam.reset_task: (task_type, fam.reset_task_default),
     }
     if fam.reset_seed:
-        reset_fields[fam.reset_seed] = (int | None, None)
+        reset_fields[fam.reset_seed] = (TaskNum | None, None)
     for name in fam.reset_ignore:
         reset_fields[name] = (Any, None)
     ResetIn = _model(f"{tag}CompatReset", reset_fields)
@@ -371,11 +384,15 @@ def build_router(env_id: str, fam: Family, mgr: SessionManager) -> APIRouter:
             return fast_json(await mgr.call(s, render, fam.create_out, ctx))
         return fast_json(render(fam.create_out, _Ctx(s, "")))
 
-    router.add_api_route("/create", create, methods=["POST"], summary=f"{env_id}: create an env (original)")
+    router.add_api_route(
+        "/create", create, methods=["POST"], summary=f"{env_id}: create an env (original)", responses=_ERRORS
+    )
 
     # ---- reset
     async def reset(body: ResetIn) -> Response:  # type: ignore[valid-type]
-        s = session(getattr(body, key))
+        # An old trainer keeps its env ids across long phases (and asserts status 200): a reset of an
+        # id the reaper closed re-creates it under the same id. Deleted ids stay 404.
+        s = await mgr.revive(getattr(body, key), env_id)
         task = getattr(body, fam.reset_task)
         if task is None:  # null task: replay the current one (or start the first test task)
             task = s.env.task_id if s.env.task_id is not None else first_task
@@ -386,7 +403,9 @@ def build_router(env_id: str, fam: Family, mgr: SessionManager) -> APIRouter:
 
         return fast_json(await mgr.call(s, run))
 
-    router.add_api_route("/reset", reset, methods=["POST"], summary=f"{env_id}: reset to a task (original)")
+    router.add_api_route(
+        "/reset", reset, methods=["POST"], summary=f"{env_id}: reset to a task (original)", responses=_ERRORS
+    )
 
     # ---- step
     async def step(body: StepIn) -> Response:  # type: ignore[valid-type]
@@ -400,7 +419,9 @@ def build_router(env_id: str, fam: Family, mgr: SessionManager) -> APIRouter:
 
         return fast_json(await mgr.call(s, run))
 
-    router.add_api_route("/step", step, methods=["POST"], summary=f"{env_id}: step (original)")
+    router.add_api_route(
+        "/step", step, methods=["POST"], summary=f"{env_id}: step (original)", responses=_ERRORS
+    )
 
     # ---- close (absent in most originals: sessions were never freed)
     async def close(body: CloseIn) -> Response:  # type: ignore[valid-type]
@@ -409,13 +430,18 @@ def build_router(env_id: str, fam: Family, mgr: SessionManager) -> APIRouter:
         await mgr.close(s.id, "closed by /close")
         return fast_json(out)
 
-    router.add_api_route("/close", close, methods=["POST"], summary=f"{env_id}: close an env")
+    router.add_api_route(
+        "/close", close, methods=["POST"], summary=f"{env_id}: close an env", responses=_ERRORS
+    )
 
     # ---- GET routes ?id= / ?env_idx=
     probe_cache: dict[str, Any] = {}
     for name, shape in fam.gets.items():
         router.add_api_route(
-            f"/{name}", _getter(env_id, name, shape, fam, mgr, probe_cache, first_task), methods=["GET"]
+            f"/{name}",
+            _getter(env_id, name, shape, fam, mgr, probe_cache, first_task),
+            methods=["GET"],
+            responses=_ERRORS,
         )
     if fam.root is not None:
         root_text = fam.root

@@ -93,9 +93,7 @@ def validate_options(cls: type[Env], kwargs: Mapping[str, Any] | None) -> dict[s
     try:
         opts = cls.options.model_validate(dict(kwargs))
     except ValidationError as e:
-        allowed = ", ".join(
-            f"{name} ({_describe(f)})" for name, f in cls.options.model_fields.items()
-        )
+        allowed = ", ".join(f"{name} ({_describe(f)})" for name, f in cls.options.model_fields.items())
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'kwargs'}: {err['msg']}"
             for err in e.errors(include_url=False, include_input=False)
@@ -191,6 +189,7 @@ class SessionManager:
         self._counts = dict.fromkeys(self.classes, 0)  # live + being created
         self._nums = itertools.count()
         self._gone: OrderedDict[str, str] = OrderedDict()  # recently closed id -> why (for 404 text)
+        self._gone_env: dict[str, str] = {}  # recently closed "#num" -> its env (for `revive`)
         self._reaper: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -236,6 +235,20 @@ class SessionManager:
             raise UnknownSession(self._missing(f"{env_id} env id {num}", f"#{num}"))
         return s
 
+    async def revive(self, num: int, env_id: str) -> EnvSession:
+        """The session behind original-route id ``num``; if the reaper closed it, a fresh session of
+        ``env_id`` under the same id (old trainers keep env ids across long phases). Ids closed on
+        purpose (DELETE, /close) stay unknown."""
+        try:
+            return self.get_num(num, env_id)
+        except UnknownSession:
+            key = f"#{num}"
+            if self._gone_env.get(key) != env_id or not self._gone.get(key, "").startswith("reaped"):
+                raise
+        self._gone.pop(key, None)  # before the await: a concurrent reset of the same id gets a 404
+        self._gone_env.pop(key, None)
+        return await self.create(env_id, num=num)
+
     def _missing(self, what: str, key: str) -> str:
         why = self._gone.get(key)
         if why:
@@ -243,7 +256,10 @@ class SessionManager:
         return f"unknown {what}; create a session first"
 
     # ------------------------------------------------------------------ create
-    async def create(self, env_id: str, kwargs: Mapping[str, Any] | None = None) -> EnvSession:
+    async def create(
+        self, env_id: str, kwargs: Mapping[str, Any] | None = None, *, num: int | None = None
+    ) -> EnvSession:
+        """A new session of ``env_id``; ``num`` re-uses a closed original-route id (see `revive`)."""
         cls = self.classes.get(env_id)
         if cls is None:
             raise UnknownEnv(f"env {env_id!r} is not hosted here; hosted envs: {', '.join(self.classes)}")
@@ -270,7 +286,9 @@ class SessionManager:
             log.exception("creating env %s failed", env_id)
             raise EnvFailure(f"env {env_id!r} failed to start: {type(e).__name__}: {e}") from e
         now = time.monotonic()
-        s = EnvSession(uuid.uuid4().hex, next(self._nums), env_id, env, threaded, now, now)
+        if num is None or num in self._by_num:
+            num = next(self._nums)
+        s = EnvSession(uuid.uuid4().hex, num, env_id, env, threaded, now, now)
         self._sessions[s.id] = s
         self._by_num[s.num] = s
         return s
@@ -331,8 +349,11 @@ class SessionManager:
     def _remember(self, s: EnvSession, reason: str) -> None:
         for key in (s.id, f"#{s.num}"):
             self._gone[key] = reason
+            self._gone.move_to_end(key)
+        self._gone_env[f"#{s.num}"] = s.env_id
         while len(self._gone) > 8192:
-            self._gone.popitem(last=False)
+            old, _ = self._gone.popitem(last=False)
+            self._gone_env.pop(old, None)
 
     # -------------------------------------------------------------------- reaper
     async def reap_once(self, now: float | None = None) -> list[str]:

@@ -14,6 +14,9 @@ By default it runs in a background **thread** of this process, so envs registere
 so it imports a fresh agentgym): the server then has its own GIL and CPU, which is what a
 throughput benchmark wants; envs registered at runtime must then be passed as
 ``register={"env_id": "module:Class"}`` so the child can register them.
+
+Unlike `agentgym serve`, a test server has the privileged expert route **on** (most tests drive
+episodes with the expert over HTTP); pass ``expert=False`` to test the default.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ def run_server(
 ) -> Iterator[ServerURL]:
     """Serve ``env_ids`` on ``127.0.0.1:<free port>`` for the duration of the block; yields the base URL."""
     env_ids = list(env_ids)
+    app_kwargs.setdefault("expert", True)
     if process:
         with _run_process(env_ids, dict(register or {}), log_level, startup_timeout_s, app_kwargs) as url:
             yield url

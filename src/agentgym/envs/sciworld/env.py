@@ -82,6 +82,7 @@ class SciWorldEnv(Env):
             "task_description": desc,
             "task_code": t.code,
             "score": 0,
+            "look": look,  # the original route's reset observation (its client prepends the description)
         }
         return f"{desc}\n{look}", info
 

@@ -116,6 +116,18 @@ class WordleEnv(Env):
             return f"{word.upper()} is not in the word list"
         return None
 
+    def filtered_vocab(self, limit: int = 40) -> list[str]:
+        """Up to ``limit`` answers still consistent with the feedback, evenly spread over them.
+
+        The original ``/wordle/filtered_vocab`` answered a short list that its client pastes into the
+        prompt; the full 12,972-word list would be ~80k characters there. No RNG is drawn, so asking
+        never changes the episode."""
+        words = self.words.answers
+        idx = self.consistent
+        if len(idx) > limit:
+            idx = idx[np.linspace(0, len(idx) - 1, limit).round().astype(int)]
+        return [words[int(i)] for i in idx]
+
     def expert_reply(self) -> str:
         return expert.expert_reply(self.consistent, self.guesses_left, self.words)
 
