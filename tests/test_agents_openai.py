@@ -57,6 +57,12 @@ class Script:
 def make_app(script: Script) -> FastAPI:
     app = FastAPI()
 
+    @app.get("/v1/models")
+    async def models(request: Request) -> Any:
+        if request.headers.get("authorization") == "Bearer wrong":
+            return JSONResponse({"error": {"message": "Incorrect API key provided"}}, status_code=401)
+        return {"object": "list", "data": [{"id": "fake-model", "object": "model"}]}
+
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> Any:
         body = await request.json()
@@ -244,3 +250,41 @@ def test_retry_after_parsing() -> None:
     assert agent._delay(0, resp("3")) == 3.0
     assert agent._delay(0, resp("100")) == 10.0  # capped
     assert 0 <= agent._delay(4, None) <= 10
+
+
+async def test_preflight_checks_reachability_model_name_key_and_a_test_reply(server) -> None:
+    url, script = server
+    agent = agent_for(url)
+    before = script.calls.get("Reply with OK.", 0)
+    assert "listed by the server" in await agent.preflight()
+    assert script.calls["Reply with OK."] == before + 1 and script.bodies[-1]["max_tokens"] == 1
+    await agent.aclose()
+
+    wrong_model = OpenAIAgent(url, "no-such-model")
+    with pytest.raises(AgentError, match="'no-such-model' is not served.*it serves: fake-model"):
+        await wrong_model.preflight()
+    await wrong_model.aclose()
+
+    wrong_key = agent_for(url, api_key="wrong")
+    with pytest.raises(AgentError, match="rejected the API key.*--api-key-env"):
+        await wrong_key.preflight()
+    await wrong_key.aclose()
+
+    no_v1 = agent_for(url.removesuffix("/v1"))
+    with pytest.raises(AgentError, match="HTTP 404.*end in /v1"):
+        await no_v1.preflight()
+    await no_v1.aclose()
+
+
+async def test_preflight_against_a_dead_url_names_it() -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    base = f"http://127.0.0.1:{port}/v1"
+    agent = agent_for(base, max_retries=50)  # the preflight does not retry a refused connection
+    with pytest.raises(AgentError, match="cannot reach the model endpoint") as exc:
+        await agent.preflight()
+    assert base in str(exc.value) and "connection refused" in str(exc.value)
+    await agent.aclose()

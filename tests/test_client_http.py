@@ -139,7 +139,7 @@ async def test_64_async_sessions_match_in_process(url, env_id):
 def test_capacity_retry_succeeds_once_a_slot_frees(dummy_envs):
     with run_server(["counter"], capacity=1, retry_after_s=1) as u:
         holder = EnvClient(u).session("counter")
-        with EnvClient(u, retries=0) as impatient, pytest.raises(AtCapacity) as exc:
+        with EnvClient(u, capacity_wait_s=0) as impatient, pytest.raises(AtCapacity) as exc:
             impatient.session("counter")
         assert exc.value.retry_after == 1.0
         timer = threading.Timer(0.5, holder.close)
@@ -193,7 +193,7 @@ def test_pool_skips_a_dead_server(url):
         for s in sessions:
             s.close()
     with EnvClient(down, retries=1, backoff_s=0.01) as client:
-        with pytest.raises(ServerUnavailable):
+        with pytest.raises(ServerUnavailable, match="connection refused"):
             client.session("counter")
 
 
@@ -211,3 +211,67 @@ def test_token(dummy_envs):
             good.session("counter").close()
         with EnvClient(u) as anonymous, pytest.raises(Unauthorized, match="bearer"):
             anonymous.session("counter")
+
+
+@pytest.mark.timeout(120)
+async def test_more_sessions_than_capacity_wait_for_slots(dummy_envs):
+    """16 episodes at once against capacity 2: the creates past capacity wait (503 + Retry-After,
+    or woken when one of our sessions closes) instead of failing after a few tries."""
+    with run_server(["counter"], capacity=2, retry_after_s=1) as u:
+        async with AsyncEnvClient(u, retries=1, capacity_wait_s=120) as client:
+            live = {"now": 0, "max": 0}
+
+            async def episode(i: int) -> str:
+                s = await client.session("counter")
+                live["now"] += 1
+                live["max"] = max(live["max"], live["now"])
+                try:
+                    await s.reset(10 + i % 10)
+                    return (await s.step("inc")).observation
+                finally:
+                    live["now"] -= 1
+                    await s.close()
+
+            seen = await asyncio.gather(*(episode(i) for i in range(16)))
+            health = await client.request(None, "GET", f"{u}/v1/health")
+    assert len(seen) == 16 and all("count" in o for o in seen)
+    assert live["max"] <= 2 and health["sessions"] == 0
+
+
+def test_capacity_wait_zero_raises_at_once_and_names_the_option(dummy_envs):
+    with run_server(["counter"], capacity=1) as u, EnvClient(u, capacity_wait_s=0) as client:
+        held = client.session("counter")
+        with pytest.raises(AtCapacity, match="capacity-wait"):
+            client.session("counter")
+        held.close()
+        client.session("counter").close()  # the freed slot is usable
+
+
+async def test_a_refused_first_contact_fails_at_once_naming_the_url():
+    down = dead_url()
+    async with AsyncEnvClient(down, retries=50, backoff_s=10) as client:  # no retry would ever end
+        for call in (client.list_envs(), client.spec("maze"), client.session("maze")):
+            with pytest.raises(ServerUnavailable) as exc:
+                await call
+            assert down in str(exc.value) and "connection refused" in str(exc.value)
+            assert "agentgym serve" in str(exc.value)
+        health = await client.health()
+        assert isinstance(health[down], ServerUnavailable)
+
+
+def test_a_server_lost_after_contact_gets_a_bounded_retry_then_fails_fast(dummy_envs):
+    """Once the server has answered, a refused connection is retried ``retries`` times; after one call
+    gave up, the others fail without the backoff (a dead server must not cost minutes per episode)."""
+    with run_server(["counter"]) as u:
+        client = EnvClient(u, retries=2, backoff_s=0.01)
+        s = client.session("counter")
+        s.reset(10)
+        assert u in client.pool.reached
+    try:  # the server is gone (its port closed); the session is pinned to it
+        with pytest.raises(ServerUnavailable, match="lost the env server"):
+            s.step("inc")
+        assert client.pool.is_down(u)
+        with pytest.raises(ServerUnavailable, match="lost the env server"):
+            client.session("counter")
+    finally:
+        client.close()

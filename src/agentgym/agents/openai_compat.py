@@ -9,6 +9,9 @@ serve-model``), over plain httpx: no SDK, so the retry, timeout and error rules 
   ``stop: "context"``); any other 4xx -> `AgentError` with the server's message, no retry.
 * ``seed`` makes sampling reproducible on servers that honour it: each turn sends a seed derived
   from (seed, env, task, sample, round), so the k samples of an item differ.
+* `OpenAIAgent.preflight` checks the endpoint before a run (reachable, the model listed, a 1-token
+  chat answered): a wrong URL, key or model name should stop ``agentgym eval`` at once with one clear
+  message, not turn every episode into ``stop: "error"`` after minutes of retries.
 """
 
 from __future__ import annotations
@@ -83,6 +86,20 @@ def retry_after(response: httpx.Response | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def _transport_cause(e: BaseException) -> str:
+    """ "connection refused" for a refused connect (anyio hides it behind "All connection attempts
+    failed"), else the error's type and text."""
+    chain: BaseException | None = e
+    for _ in range(8):
+        if chain is None:
+            break
+        if isinstance(chain, ConnectionRefusedError):
+            return "connection refused"
+        chain = chain.__cause__ or chain.__context__
+    text = str(e).strip()
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
 class OpenAIAgent(Agent):
@@ -200,6 +217,72 @@ class OpenAIAgent(Agent):
                     self.usage["retries"] += 1
                     await asyncio.sleep(self._delay(attempt, response))
         raise AgentError(f"{url}: failed after {self.max_retries + 1} attempts; last error: {last}")
+
+    async def preflight(self) -> str:
+        """Check the endpoint before any episode; returns a one-line description of what was checked.
+
+        ``GET {base_url}/models`` must answer (a transport error or 401/403 is fatal; 404 means the
+        server does not list models and the check is skipped), ``model`` must be among the listed ids
+        if there are any, and one chat request of 1 token must succeed (transient 408/429/5xx are
+        retried twice). Raises `AgentError` naming the URL and what to fix."""
+        client, _ = self._ensure_client()
+        hint = "is the model server (vLLM, SGLang, `agentgym serve-model`) running there"
+        models_url = f"{self.base_url}/models"
+        try:
+            response = await client.get(models_url)
+        except (httpx.TimeoutException, httpx.TransportError) as e:
+            raise AgentError(
+                f"cannot reach the model endpoint {self.base_url}: {_transport_cause(e)}; {hint}, "
+                "and does --base-url end in /v1?"
+            ) from e
+        if response.status_code in (401, 403):
+            raise AgentError(
+                f"the model endpoint {self.base_url} rejected the API key (HTTP {response.status_code}: "
+                f"{error_message(response)}); put the key in OPENAI_API_KEY or name its variable "
+                "with --api-key-env"
+            )
+        listed: list[str] = []
+        if response.status_code == 200:
+            try:
+                listed = [str(m["id"]) for m in response.json().get("data") or []]
+            except (ValueError, KeyError, TypeError, AttributeError):
+                listed = []  # not an OpenAI model list; the chat request below decides
+            if listed and self.model not in listed:
+                shown = ", ".join(listed[:20]) + (" ..." if len(listed) > 20 else "")
+                raise AgentError(
+                    f"model {self.model!r} is not served at {self.base_url}; it serves: {shown} "
+                    "(pass one of them as --model)"
+                )
+        body = self.request_body([{"role": "user", "content": "Reply with OK."}], None)
+        body["max_tokens"] = 1
+        url = f"{self.base_url}/chat/completions"
+        last = ""
+        for attempt in range(3):
+            answer: httpx.Response | None = None
+            try:
+                answer = await client.post(url, json=body)
+            except (httpx.TimeoutException, httpx.TransportError) as e:
+                last = _transport_cause(e)
+                if isinstance(e, httpx.ConnectError):  # it answered GET /models a moment ago
+                    break
+            else:
+                if answer.status_code == 200:
+                    try:
+                        answer.json()["choices"][0]["message"]
+                    except (ValueError, KeyError, IndexError, TypeError) as e:
+                        raise AgentError(
+                            f"{url} answered a test request with something that is not a chat "
+                            f"completion: {answer.text[:300]}"
+                        ) from e
+                    note = "listed by the server" if listed else "(the server lists no models)"
+                    return f"{self.base_url}: model {self.model!r} {note}; a 1-token test reply came back"
+                last = f"HTTP {answer.status_code}: {error_message(answer)}"
+                if answer.status_code not in RETRY_STATUS:
+                    break
+            if attempt < 2:
+                await asyncio.sleep(self._delay(attempt, answer))
+        hint404 = " (does --base-url end in /v1?)" if last.startswith("HTTP 404") else ""
+        raise AgentError(f"a 1-token test request to the model endpoint {url} failed: {last}{hint404}")
 
     def _parse(self, response: httpx.Response) -> AgentReply:
         try:
