@@ -14,15 +14,22 @@ import threading
 import time
 from typing import Any
 
+from pydantic import Field
+
 from agentgym.core.env import Env, invalid
-from agentgym.core.types import EnvSpec, StepResult
+from agentgym.core.types import EnvOptions, EnvSpec, StepResult
 
 CLOSED: list[str] = []  # spec ids of closed envs, in order (reaper / delete tests read it)
 _active = {"now": 0, "max": 0}
 _active_lock = threading.Lock()
 
 
+class CounterOptions(EnvOptions):
+    start_offset: int = Field(0, ge=-1000, le=1000, description="Added to the task id at reset.")
+
+
 class CounterEnv(Env):
+    options = CounterOptions
     spec = EnvSpec(
         id="counter",
         version="1",

@@ -130,6 +130,14 @@ class Health(BaseModel):
     envs: dict[str, EnvLoad]
 
 
+class EnvDescription(EnvSpec):
+    """An env's spec plus what a client may set when it opens a session."""
+
+    options: dict[str, Any] = Field(
+        description="JSON schema of the session kwargs (`POST /v1/sessions` `kwargs`) this env accepts."
+    )
+
+
 class ErrorOut(BaseModel):
     """Every error body: what happened and what to do next, and the error class."""
 
@@ -374,7 +382,10 @@ def create_app(
 
 
 def _add_v1_routes(app: FastAPI, mgr: SessionManager) -> list[Route]:
-    specs = {env_id: cls.spec for env_id, cls in mgr.classes.items()}
+    specs = {
+        env_id: {**cls.spec.model_dump(mode="json"), "options": cls.options.model_json_schema()}
+        for env_id, cls in mgr.classes.items()
+    }
 
     # The two hot routes take the raw Request and validate the body with pydantic-core directly,
     # so that plain Starlette routes can serve them too (see create_app). Same schema, same 422s.
@@ -422,15 +433,15 @@ def _add_v1_routes(app: FastAPI, mgr: SessionManager) -> list[Route]:
         envs = {e: {"sessions": counts[e], "capacity": mgr.capacity[e]} for e in mgr.classes}
         return {"status": "ok", "sessions": len(mgr), "envs": envs}
 
-    @app.get("/v1/envs", response_model=list[EnvSpec], tags=["envs"])
+    @app.get("/v1/envs", response_model=list[EnvDescription], tags=["envs"])
     async def list_envs() -> Response:
-        return fast_json([s.model_dump(mode="json") for s in specs.values()])
+        return fast_json(list(specs.values()))
 
-    @app.get("/v1/envs/{env}", response_model=EnvSpec, tags=["envs"], responses=_ERRORS)
+    @app.get("/v1/envs/{env}", response_model=EnvDescription, tags=["envs"], responses=_ERRORS)
     async def get_env(env: str) -> Response:
         if env not in specs:
             raise UnknownEnv(f"env {env!r} is not hosted here; hosted envs: {', '.join(specs)}")
-        return fast_json(specs[env].model_dump(mode="json"))
+        return fast_json(specs[env])
 
     @app.post(
         "/v1/sessions", status_code=201, response_model=SessionCreated, tags=["sessions"], responses=_ERRORS
