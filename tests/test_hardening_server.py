@@ -95,7 +95,7 @@ def test_nan_and_infinity_are_422_on_v1_routes(http, value):
 )
 def test_nan_is_422_on_original_reset(http, family, body):
     env_id = http.post(f"/{family}/create").json()["id"]
-    text = body % env_id if "%d" in body else body
+    text = body.replace("%d", str(env_id))
     expect(raw(http, f"/{family}/reset", text), 422, "ValidationError")
 
 
@@ -194,8 +194,8 @@ def test_reset_seed_and_task_bounds(http):
     sid = session(http)
     expect(raw(http, f"/v1/sessions/{sid}/reset", '{"task_id": 1e3}'), 422)
     expect(raw(http, f"/v1/sessions/{sid}/reset", '{"task_id": "3"}'), 422)
-    expect(raw(http, f"/v1/sessions/{sid}/reset", '{"task_id": %d}' % 2**70), 422)
-    expect(raw(http, f"/v1/sessions/{sid}/reset", '{"task_id": 0, "seed": %d}' % 2**64), 422)
+    expect(raw(http, f"/v1/sessions/{sid}/reset", f'{{"task_id": {2**70}}}'), 422)
+    expect(raw(http, f"/v1/sessions/{sid}/reset", f'{{"task_id": 0, "seed": {2**64}}}'), 422)
     expect(http.post(f"/v1/sessions/{sid}/reset", json={"task_id": 10**9}), 404, "UnknownTask")
 
 
