@@ -157,10 +157,41 @@ def _command(console: Console, e: Env, line: str) -> bool:
 
 def check(
     env: str = typer.Argument(..., help="Env id, e.g. maze."),
-    tasks: int | None = typer.Option(None, "--tasks", "-n", help="Run the expert on the first N test tasks."),
+    tasks: int | None = typer.Option(
+        None,
+        "--tasks",
+        "-n",
+        help="Run the expert on the first N test tasks (with --server: tasks the determinism check plays, "
+        "default 3).",
+    ),
     min_expert: float = typer.Option(0.95, "--min-expert", help="Fail below this expert success rate."),
+    server: str | None = typer.Option(
+        None,
+        "--server",
+        help="Check a running env server at URL over HTTP instead of the local env: its v1 routes, or "
+        "with --original the original AgentGym routes (URL = the base an old client gets, e.g. "
+        "http://host:8000/maze).",
+    ),
+    original: bool = typer.Option(False, "--original", help="With --server: check the original routes."),
+    sessions: int | None = typer.Option(
+        None, "--sessions", help="With --server: concurrent sessions of the isolation check (default 64)."
+    ),
+    episodes: int | None = typer.Option(
+        None, "--episodes", help="With --server: episodes of the leak check (default 1000; v1 only)."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="With --server: print the report as JSON."),
+    token: str | None = typer.Option(
+        None, envvar="AGENTGYM_TOKEN", help="With --server: bearer token of a server started with --token."
+    ),
 ) -> None:
-    """Check an env against the `Env` contract and measure its expert on the test split."""
+    """Check an env against the `Env` contract and measure its expert on the test split; or, with
+    --server, check a running env server's HTTP protocol (any implementation) for conformance."""
+    if server is not None:
+        _check_server(server, env, original, tasks, sessions, episodes, json_out, token)
+        return
+    if original or json_out or sessions is not None or episodes is not None:
+        typer.echo("error: --original, --sessions, --episodes and --json need --server URL", err=True)
+        raise typer.Exit(2)
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
@@ -205,6 +236,80 @@ def check(
         )
         failed = failed or low
     if failed:
+        raise typer.Exit(1)
+
+
+def _check_server(
+    server: str,
+    env: str,
+    original: bool,
+    tasks: int | None,
+    sessions: int | None,
+    episodes: int | None,
+    json_out: bool,
+    token: str | None,
+) -> None:
+    """``check --server``: run the conformance checks; exit 1 on any failed check.
+
+    Plain lines (not a table) when stdout is not a terminal, so logs and ``grep`` see one check
+    per line; ``--json`` for programs."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from agentgym.server.conformance import Options, check_server
+
+    for name, value, low in (("--tasks", tasks, 1), ("--sessions", sessions, 1), ("--episodes", episodes, 2)):
+        if value is not None and value < low:
+            typer.echo(f"error: {name} must be at least {low}", err=True)
+            raise typer.Exit(2)
+    defaults = Options()
+    opts = Options(
+        sessions=sessions or defaults.sessions,
+        episodes=episodes or defaults.episodes,
+        tasks=tasks or defaults.tasks,
+        token=token,
+    )
+    console = Console(highlight=False)
+    fancy = console.is_terminal and not json_out
+    try:
+        if fancy:
+            with console.status(f"checking {env} on {server}") as status:
+                report = check_server(
+                    server,
+                    env,
+                    original=original,
+                    options=opts,
+                    progress=lambda name: status.update(f"checking {env} on {server}: {name}"),
+                )
+        else:
+            report = check_server(server, env, original=original, options=opts)
+    except ValueError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    counts = report.counts()
+    summary = (
+        f"{counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped "
+        f"({report.protocol} routes of {env} at {server})"
+    )
+    if json_out:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+    elif fancy:
+        table = Table(title=f"agentgym check --server {server} {env}" + (" --original" if original else ""))
+        table.add_column("check", no_wrap=True)
+        table.add_column("result", no_wrap=True)
+        table.add_column("reason", overflow="fold")
+        style = {"pass": "[green]pass[/green]", "fail": "[red]FAIL[/red]", "skip": "[yellow]skip[/yellow]"}
+        for c in report.checks:
+            table.add_row(c.name, style[c.status], c.reason, end_section=False)
+        console.print(table)
+        console.print(summary, markup=False)
+    else:
+        for c in report.checks:
+            typer.echo(f"{c.status.upper():<4}  {c.name:<18}  {c.reason}")
+        typer.echo(summary)
+    if not report.ok:
         raise typer.Exit(1)
 
 
