@@ -9,25 +9,49 @@
 * Actions: ALFWorld's commands; `available_actions` = the engine's admissible commands. A command
   that is not admissible leaves the state unchanged ("Nothing happens.") and counts as invalid.
 * Reward: 1 when the goal holds (``won``), else 0; the episode ends when won or after 30 rounds.
+
+**The engine runs in a worker process.** TextWorld is not thread-safe (two sessions stepped in two
+threads of one process corrupt its shared PDDL-grammar parser: ``FailedToken: expecting ';'``), and
+both the server and the in-process runner run blocking envs in threads. So `ALFWorldEnv` is a thin
+proxy: its episode state - the TextWorld engine, the game, the expert's plan - lives in an
+`engine.ALFWorldEngine` hosted by a process-wide `worker_pool.EnginePool` (``engine_pool()``; size
+``$AGENTGYM_ALFWORLD_WORKERS``, default the number of cores). Game generation runs there too. The
+engine is created at the first reset, on the least-loaded worker, so concurrent sessions step in
+parallel on different workers; `close` frees it. The admissible commands come back with every
+reset/step, so `available_actions` needs no round trip. If the worker dies, the call in flight and
+later calls raise `worker_pool.WorkerCrashed` (a RuntimeError: HTTP 500 for this session only); the
+next `reset` starts the episode on a fresh engine.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any, ClassVar
 
 from agentgym.core.env import Env
 from agentgym.core.errors import NoExpert
-from agentgym.core.react import format_reply
 from agentgym.core.types import EnvSpec, StepResult
 from agentgym.envs.alfworld import tasks
 from agentgym.envs.alfworld.prompt import INSTRUCTION
+from agentgym.envs.worker_pool import EngineHandle, EnginePool, shared_pool
 
 _BANNER = re.compile(r"^\s*-= Welcome to TextWorld, ALFRED! =-\s*")
 _ARRIVE = re.compile(r"^You arrive at (?:loc \d+|[a-z]+ \d+)\. (?=\S)")
 """The original strips "You arrive at loc N. " (alfworld 0.3 grammar); alfworld 0.4's grammar says
 "You arrive at cabinet 1. " instead - stripped too, so observations read as in AgentTraj."""
 NOTHING = "Nothing happens."
+ENGINE = "agentgym.envs.alfworld.engine:ALFWorldEngine"
+WORKERS_ENV = "AGENTGYM_ALFWORLD_WORKERS"
+SETTINGS = ("AGENTGYM_CACHE", "ALFWORLD_DATA")
+"""Environment variables that choose data paths: sent with every reset, so the worker reads the
+same files as this process would (see `engine.apply_settings`)."""
+
+
+def engine_pool() -> EnginePool:
+    """The process-wide pool of ALFWorld engine workers (started lazily, one worker per session
+    until ``$AGENTGYM_ALFWORLD_WORKERS`` - default: the cores - are running)."""
+    return shared_pool("alfworld", env_var=WORKERS_ENV, preload=["agentgym.envs.alfworld.engine"])
 
 
 def clean_intro(text: str) -> str:
@@ -52,93 +76,58 @@ class ALFWorldEnv(Env):
         blocking=True,
     )
 
-    def __init__(self, max_rounds: int | None = None) -> None:
+    def __init__(self, max_rounds: int | None = None, pool: EnginePool | None = None) -> None:
+        """``pool``: the engine pool to use (default: the process-wide `engine_pool()`)."""
         super().__init__(max_rounds)
-        self._engine = None
-        self._state = None
-        self._meta: dict[str, Any] = {}
-        self._plan: list[str] = []
-        self._plan_start = 0
-        self._taken: list[str] = []
-        self._goal = ""
+        self._pool = pool
+        self._engine: EngineHandle | None = None
+        self._admissible: list[str] | None = None
+        self._lost = ""  # why the engine is gone (its worker died): said by calls until the next reset
 
     def instruction(self) -> str:
         return INSTRUCTION
 
-    def _reset(self, task_id: int) -> tuple[str, dict[str, Any]]:
-        from agentgym.envs.alfworld.generate import make_engine
+    @property
+    def worker_pid(self) -> int | None:
+        """The worker process hosting this env's engine (None before the first reset)."""
+        return self._engine.pid if self._engine is not None else None
 
-        game, source = tasks.load_game(task_id)
-        if self._engine is None:  # reused across resets: each engine loads its own fast-downward
-            self._engine = make_engine()
-        self._engine.load(game)
-        self._state = self._engine.reset()
-        self._meta = dict(game.get("agentgym") or {})
-        self._meta.setdefault("task_type", tasks.task_type_of(game, source))
-        self._plan, self._plan_start, self._taken = [], 0, []
-        text = clean_intro(self._state.feedback)
-        self._goal = text.rsplit("Your task is to: ", 1)[-1].rstrip(".")
-        info = {"task_type": self._meta["task_type"], "source": source, "goal": self._goal}
+    def _call(self, method: str, *args: Any) -> Any:
+        if self._engine is None:
+            raise RuntimeError(
+                f"alfworld: this env's engine is gone ({self._lost}); reset it to start the episode again"
+            )
+        try:
+            return self._engine.call(method, *args)
+        except RuntimeError as e:
+            if not self._engine.alive:  # the worker died: drop the handle, the next reset makes a new one
+                self._lost = str(e)
+                self._engine, self._admissible = None, None
+            raise
+
+    def _reset(self, task_id: int) -> tuple[str, dict[str, Any]]:
+        if self._engine is None:
+            self._engine = (self._pool or engine_pool()).create(ENGINE)
+            self._lost = ""
+        settings = {k: os.environ.get(k) for k in SETTINGS}
+        text, info, self._admissible = self._call("reset", task_id, settings)
         return text, info
 
     def _step(self, action: str) -> StepResult:
-        action = action.strip()
-        self._taken.append(action)
-        if action not in self._state["admissible_commands"]:
-            # What the engine answers to a non-admissible command, with the state unchanged;
-            # answered here because the engine would re-derive every admissible command (~0.3 s).
-            return StepResult(NOTHING, 0.0, False, False, {"invalid_action": True, "won": False})
-        self._state, _, done = self._engine.step(action)
-        won = bool(self._state["won"])
-        obs = clean_step(self._state.feedback)
-        info = {"invalid_action": False, "won": won}
-        return StepResult(obs, 1.0 if won else 0.0, bool(done or won), False, info)
+        obs, reward, terminated, info, self._admissible = self._call("step", action)
+        return StepResult(obs, reward, terminated, False, info)
 
     def available_actions(self) -> list[str] | None:
-        if self._state is None:
-            return None
-        return list(self._state["admissible_commands"])
+        return None if self._admissible is None else list(self._admissible)
 
     def expert_reply(self) -> str:
-        """Next step of the privileged plan (`expert.plan`); re-planned from the PDDL state when
-        the episode left the plan (so the expert also recovers after other actions)."""
-        from agentgym.envs.alfworld.expert import plan, read_world, thought
-
-        if self._state is None:
+        """Next step of the privileged plan, computed in the worker (see `engine.ALFWorldEngine`)."""
+        if self.task_id is None:
             raise NoExpert("alfworld: reset before asking the expert")
-        meta = self._meta
-        if "obj" not in meta:
-            meta.update(_targets_from_traj(self.task_id))
-        k = len(self._taken) - self._plan_start
-        if not (self._plan and k < len(self._plan) and self._taken[self._plan_start :] == self._plan[:k]):
-            world = read_world(self._engine)
-            self._plan = plan(world, meta["task_type"], meta["obj"], meta.get("recep"), meta.get("toggle"))
-            self._plan_start, k = len(self._taken), 0
-        if not self._plan:
-            return format_reply("The task should be complete; let me look around.", "look")
-        cmd = self._plan[k]
-        return format_reply(thought(cmd, self._goal), cmd)
+        return self._call("expert_reply")
 
     def close(self) -> None:
-        self._engine = None
-        self._state = None
-        self._meta = {}
-
-
-def _targets_from_traj(task_id: int | None) -> dict[str, Any]:
-    """Targets of an official game from the ``traj_data.json`` next to it (ALFRED pddl_params)."""
-    import json
-    from pathlib import Path
-
-    root = tasks.official_root()
-    if root is None or task_id is None:
-        raise NoExpert("alfworld: game has no target metadata")
-    path = tasks.official_games(str(root))[task_id].parent / "traj_data.json"
-    if not path.exists():
-        raise NoExpert(f"alfworld: {path} not found (needed by the expert)")
-    p = json.loads(Path(path).read_text())["pddl_params"]
-    return {
-        "obj": p["object_target"],
-        "recep": p.get("parent_target") or None,
-        "toggle": p.get("toggle_target") or None,
-    }
+        engine, self._engine, self._admissible = self._engine, None, None
+        self._lost = "the env was closed"
+        if engine is not None:
+            engine.close()
