@@ -193,6 +193,7 @@ def test_serve_model_command(model_path: Path) -> None:
     exe = Path(sys.executable).parent / "agentgym"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [str(exe), "serve-model", str(model_path), "--port", str(port), "--model-name", "cli-tiny"]
+    cmd += ["--max-body-mb", "0.5", "--max-prompt-tokens", "100", "--log-level", "info"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 120
@@ -208,6 +209,15 @@ def test_serve_model_command(model_path: Path) -> None:
         body = {"model": "cli-tiny", "messages": msgs(0), "max_tokens": 4, "temperature": 0}
         r = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=body, timeout=60).json()
         assert r["usage"]["completion_tokens"] == 4
+        # the limits given as flags
+        health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()
+        assert (health["max_body_bytes"], health["max_prompt_tokens"]) == (1 << 19, 100)
+        big = {**body, "messages": [{"role": "user", "content": "x" * (1 << 20)}]}
+        resp = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=big, timeout=60)
+        assert resp.status_code == 413
+        long = {**body, "messages": [{"role": "user", "content": "move up and then move left " * 12}]}
+        resp = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=long, timeout=60)
+        assert resp.status_code == 400 and "limit is 100 prompt tokens" in resp.json()["error"]["message"]
     finally:
         proc.terminate()
         try:
@@ -215,6 +225,9 @@ def test_serve_model_command(model_path: Path) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+    output = proc.stdout.read() if proc.stdout else ""
+    # --log-level info: one line per request (uvicorn's own access log is off)
+    assert "POST /v1/chat/completions 200 in=" in output and "POST /v1/chat/completions 413" in output
 
 
 @pytest.fixture(scope="module")

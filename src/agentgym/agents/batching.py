@@ -9,6 +9,11 @@ keeps serving env steps and HTTP requests while the model computes - and resolve
 One worker thread only: a model is not safe to call from two threads at once, and on a GPU or a
 few CPU cores two concurrent batches would not be faster than one bigger batch anyway. Requests
 that arrive while a batch runs are taken together as the next batch without waiting again.
+
+When ``run_batch`` raises, every request of the batch gets the error - unless the batcher was made
+with ``isolate_failures=True``: then the batch is run again one request at a time, so a request
+that breaks a batch (a value the model code chokes on, a prompt that runs out of memory) fails
+alone and the others still get their answers. It costs a second run of the batch, on a rare path.
 """
 
 from __future__ import annotations
@@ -31,7 +36,13 @@ class Batcher(Generic[Req, Res]):
     """Runs ``run_batch`` on batches of submitted requests (see the module docstring)."""
 
     def __init__(
-        self, run_batch: BatchFn, *, max_batch: int = 16, window: float = 0.02, name: str = "batcher"
+        self,
+        run_batch: BatchFn,
+        *,
+        max_batch: int = 16,
+        window: float = 0.02,
+        name: str = "batcher",
+        isolate_failures: bool = False,
     ):
         if max_batch < 1:
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
@@ -40,6 +51,7 @@ class Batcher(Generic[Req, Res]):
         self._run_batch = run_batch
         self.max_batch = max_batch
         self.window = window
+        self.isolate_failures = isolate_failures
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: collections.deque[tuple[Req, asyncio.Future[Res]]] = collections.deque()
@@ -51,6 +63,8 @@ class Batcher(Generic[Req, Res]):
         """Number of batches run (for tests and stats)."""
         self.batch_sizes: list[int] = []
         """Size of each batch run, most recent last (capped at the last 1000)."""
+        self.isolated = 0
+        """Number of failed batches re-run one request at a time (``isolate_failures``)."""
 
     async def submit(self, request: Req) -> Res:
         """Enqueue ``request`` and wait for its result (re-raises the request's exception)."""
@@ -103,16 +117,12 @@ class Batcher(Generic[Req, Res]):
             self.batches += 1
             self.batch_sizes = [*self.batch_sizes[-999:], len(live)]
             try:
-                results = await loop.run_in_executor(self._executor, self._run_batch, [r for r, _ in live])
-                if len(results) != len(live):
-                    raise RuntimeError(f"run_batch returned {len(results)} results for {len(live)} requests")
+                results = await self._run(loop, live)
             except asyncio.CancelledError:
                 for _, fut in live:
                     if not fut.done():
                         fut.cancel()
                 raise
-            except Exception as e:  # the whole batch failed: every caller gets the error
-                results = [e] * len(live)
             for (_, fut), res in zip(live, results, strict=True):
                 if fut.done():
                     continue
@@ -120,6 +130,34 @@ class Batcher(Generic[Req, Res]):
                     fut.set_exception(res)
                 else:
                     fut.set_result(res)
+
+    async def _call(self, loop: asyncio.AbstractEventLoop, reqs: list[Req]) -> Sequence[Res | BaseException]:
+        results = await loop.run_in_executor(self._executor, self._run_batch, reqs)
+        if len(results) != len(reqs):
+            raise RuntimeError(f"run_batch returned {len(results)} results for {len(reqs)} requests")
+        return results
+
+    async def _run(
+        self, loop: asyncio.AbstractEventLoop, live: list[tuple[Req, asyncio.Future[Res]]]
+    ) -> list[Res | BaseException]:
+        """One result or exception per request of ``live`` (see the module docstring)."""
+        try:
+            return list(await self._call(loop, [r for r, _ in live]))
+        except Exception as e:
+            if not self.isolate_failures or len(live) == 1:
+                return [e] * len(live)  # the whole batch failed: every caller gets the error
+            batch_error = e
+        self.isolated += 1
+        results: list[Res | BaseException] = []
+        for req, fut in live:
+            if fut.done():  # its caller gave up meanwhile
+                results.append(batch_error)
+                continue
+            try:
+                results.append((await self._call(loop, [req]))[0])
+            except Exception as e:
+                results.append(e)
+        return results
 
     async def aclose(self) -> None:
         """Stop the background task and the worker thread; pending callers get CancelledError."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
 
 def register(app: typer.Typer) -> None:
     app.command("serve-model")(serve_model)
@@ -26,14 +28,32 @@ def serve_model(
     api_key: str = typer.Option(
         None, envvar="AGENTGYM_MODEL_API_KEY", help="Require 'Authorization: Bearer KEY' on /v1 routes."
     ),
+    max_body_mb: float = typer.Option(
+        4.0, help="Largest request body in MB: larger ones get a 413 before they are read."
+    ),
+    max_prompt_tokens: int = typer.Option(
+        None, help="Longest prompt in tokens, a 400 past it (default: the context length)."
+    ),
+    log_level: str = typer.Option(
+        "info", help="critical, error, warning, info (one line per request) or debug."
+    ),
 ) -> None:
     """Serve a local chat model at http://HOST:PORT/v1 (OpenAI chat completions API), batching
     concurrent requests. Use it with `--agent openai --base-url http://HOST:PORT/v1`."""
+    import logging
+
     import uvicorn
 
     from agentgym.agents.hf import HFGenerator
-    from agentgym.agents.model_server import create_app
+    from agentgym.agents.model_server import MB, create_app
 
+    level = log_level.lower()
+    if level not in LOG_LEVELS:
+        raise typer.BadParameter(f"one of {', '.join(LOG_LEVELS)}", param_hint="--log-level")
+    if max_body_mb <= 0:
+        raise typer.BadParameter("must be > 0", param_hint="--max-body-mb")
+    if max_prompt_tokens is not None and max_prompt_tokens < 1:
+        raise typer.BadParameter("must be >= 1", param_hint="--max-prompt-tokens")
     try:
         generator = HFGenerator(
             path,
@@ -46,6 +66,18 @@ def serve_model(
         )
     except (OSError, ValueError) as e:
         raise typer.BadParameter(f"cannot load model {path!r}: {e}", param_hint="PATH") from e
-    app = create_app(generator, model_name=model_name, default_max_tokens=max_tokens, api_key=api_key)
-    typer.echo(f"serving {app.state.model_name} ({generator.model_path}) at http://{host}:{port}/v1")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    app = create_app(
+        generator,
+        model_name=model_name,
+        default_max_tokens=max_tokens,
+        api_key=api_key,
+        max_body_bytes=int(max_body_mb * MB),
+        max_prompt_tokens=max_prompt_tokens,
+    )
+    # the request log (logger agentgym.model_server) replaces uvicorn's access log
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    typer.echo(
+        f"serving {app.state.model_name} ({generator.model_path}) at http://{host}:{port}/v1 "
+        f"(body <= {app.state.max_body_bytes} bytes, prompt <= {app.state.max_prompt_tokens} tokens)"
+    )
+    uvicorn.run(app, host=host, port=port, log_level=level, access_log=False)

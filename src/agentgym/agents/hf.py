@@ -59,6 +59,8 @@ class SamplingParams:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
         if self.max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if self.seed is not None and not 0 <= self.seed < 2**64:  # torch's generators take 64 bits
+            raise ValueError(f"seed must be in [0, 2**64), got {self.seed}")
 
 
 @dataclass
@@ -224,8 +226,13 @@ class HFGenerator:
             raise ValueError(f"{self.model_path}: no end-of-turn token found (pass extra_eos)")
         self.max_context = max_context or self._model_context(model)
         self.chat_template_kwargs = chat_template_kwargs or {}
+        # isolate_failures: a request that breaks `generate` must not fail the requests batched with it
         self.batcher: Batcher[_Request, Completion] = Batcher(
-            self.generate_batch, max_batch=max_batch, window=batch_window, name="hf-generate"
+            self.generate_batch,
+            max_batch=max_batch,
+            window=batch_window,
+            name="hf-generate",
+            isolate_failures=True,
         )
         self._torch = torch
         self.stats = {"requests": 0, "cancelled": 0, "generated_tokens": 0}
