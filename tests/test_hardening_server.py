@@ -182,7 +182,7 @@ def test_env_description_lists_options(http):
     assert set(spec["options"]["properties"]) == {"max_rounds", "guesses"}
 
 
-@pytest.mark.parametrize("bad_id", ["false", "true", '"0"', "0.0", "-1", "null"])
+@pytest.mark.parametrize("bad_id", ["false", "true", '"0"', "0.5", "-1", "null", "NaN", str(2**53)])
 def test_original_ids_are_strict(http, bad_id):
     env_id = http.post("/maze/create").json()["id"]
     assert env_id >= 0
@@ -192,10 +192,14 @@ def test_original_ids_are_strict(http, bad_id):
 
 def test_reset_seed_and_task_bounds(http):
     sid = session(http)
-    expect(raw(http, f"/v1/sessions/{sid}/reset", '{"task_id": 1e3}'), 422)
+    expect(raw(http, f"/v1/sessions/{sid}/reset", '{"task_id": 1.5}'), 422)
+    assert (
+        raw(http, f"/v1/sessions/{sid}/reset", '{"task_id": 2.0}').status_code == 200
+    )  # JSON Schema: an int
     expect(raw(http, f"/v1/sessions/{sid}/reset", '{"task_id": "3"}'), 422)
     expect(raw(http, f"/v1/sessions/{sid}/reset", f'{{"task_id": {2**70}}}'), 422)
     expect(raw(http, f"/v1/sessions/{sid}/reset", f'{{"task_id": 0, "seed": {2**64}}}'), 422)
+    expect(raw(http, f"/v1/sessions/{sid}/reset", f'{{"task_id": 0, "seed": {2**53}}}'), 422)
     expect(http.post(f"/v1/sessions/{sid}/reset", json={"task_id": 10**9}), 404, "UnknownTask")
 
 

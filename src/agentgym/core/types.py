@@ -18,9 +18,10 @@ defaults for the extra fields (see `agentgym.data.agenttraj`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from annotated_types import Interval
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
 Metric = Literal["success", "score", "reward"]
 """How AgentEval reports an env (paper §8): ``success`` = success rate; ``score`` = mean final
@@ -40,6 +41,27 @@ ActionFormat = Literal["react_first", "react_last", "react_line", "sql_block", "
 StopReason = Literal["done", "max_rounds", "context", "error"]
 """Why an episode ended: the env said done; the round limit; the prompt outgrew the model's
 context; an exception (env server down, env crash, model backend failure)."""
+
+
+def _integral(value: Any) -> Any:
+    """3.0 -> 3 (JSON Schema's integers include it); everything else goes on to the strict check."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+SAFE_INT = 2**53 - 1
+"""Bound of every integer on the wire: exact in a JSON double, so a schema's ``maximum`` is exact too."""
+
+
+def json_int(ge: int = -SAFE_INT, le: int = SAFE_INT) -> Any:
+    """An integer type as JSON Schema defines one - ``3`` and ``3.0``, never ``"3"``, ``true``, ``3.5``
+    or NaN - within [ge, le] (the bounds show in the OpenAPI schema as minimum/maximum)."""
+    return Annotated[int, Strict(), Interval(ge=ge, le=le), BeforeValidator(_integral)]
+
+
+JsonInt = json_int()
+"""Any wire integer (see `json_int`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,7 +42,7 @@ from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agentgym.core.errors import AgentGymError, ExpertDisabled, NotReset, UnknownEnv
-from agentgym.core.types import EnvSpec
+from agentgym.core.types import EnvSpec, JsonInt
 from agentgym.server.sessions import AtCapacity, EnvSession, SessionManager
 
 MB = 1 << 20
@@ -67,7 +67,6 @@ class _Strict(BaseModel):
 
 Text = Annotated[str, AfterValidator(no_surrogates)]
 """A string that can be echoed back as UTF-8 (a lone surrogate such as ``"\ud800"`` cannot)."""
-Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
 
 
 class CreateSession(_Strict):
@@ -80,8 +79,8 @@ class CreateSession(_Strict):
 
 
 class ResetRequest(_Strict):
-    task_id: Int64 = Field(description="Global task id (see the env's splits).")
-    seed: Int64 | None = Field(None, description="Episode seed (default 0).")
+    task_id: JsonInt = Field(description="Global task id (see the env's splits).")
+    seed: JsonInt | None = Field(None, description="Episode seed (default 0).")
 
 
 class StepRequest(_Strict):

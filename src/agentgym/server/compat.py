@@ -44,18 +44,19 @@ import asyncio
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field, Strict, create_model
+from pydantic import BaseModel, ConfigDict, create_model
 
+from agentgym.core.types import JsonInt, json_int
 from agentgym.server.app import _ERRORS, Text, fast_json
 from agentgym.server.sessions import BadEnvArgs, EnvSession, SessionManager
 
 Shape = str | tuple | list
-Id = Annotated[int, Strict(), Field(ge=0, le=2**63 - 1)]
-TaskNum = Annotated[int, Strict(), Field(ge=-(2**63), le=2**63 - 1)]
+Id = json_int(ge=0)
+TaskNum = JsonInt
 
 
 @dataclass(frozen=True)
