@@ -340,10 +340,11 @@ class _Base:
         if isinstance(e, httpx.ConnectError) and base not in self.pool.reached:
             raise _first_contact_error([(base, e)]) from e
         if attempt >= self.retries or self.pool.is_down(base):
+            how = (
+                f"{attempt + 1} tries" if attempt >= self.retries else "an earlier request spent the retries"
+            )
             self.pool.mark_down(base)
-            raise ServerUnavailable(
-                f"lost the env server {base}: {_cause(e)} ({method} {url}; {attempt + 1} tries)"
-            ) from e
+            raise ServerUnavailable(f"lost the env server {base}: {_cause(e)} ({method} {url}; {how})") from e
         return self._delay(attempt)
 
     def _sent_failure(self, method: str, url: str, e: httpx.TransportError, attempt: int) -> float:
@@ -365,18 +366,25 @@ class _Base:
             if time.monotonic() >= st.deadline:
                 raise self._at_capacity(f"every server hosting {st.env_id!r}")
             return "capacity", self._capacity_delay(min(st.busy), st.deadline)
-        transient = [(u, e) for u, e in st.failures if u in self.pool.reached]
+        transient = [
+            (u, e) for u, e in st.failures if u in self.pool.reached or not isinstance(e, httpx.ConnectError)
+        ]
         if not transient:
             if st.missing is not None:
                 raise st.missing
             raise _first_contact_error(st.failures)
-        if st.attempt >= self.retries or all(self.pool.is_down(u) for u, _ in transient):
+        known_down = all(self.pool.is_down(u) for u, _ in transient)
+        if st.attempt >= self.retries or known_down:
             for u, _ in transient:
                 self.pool.mark_down(u)
             where = ", ".join(f"{u} ({_cause(e)})" for u, e in transient)
+            how = (
+                "not retried: an earlier request already spent its retries on it"
+                if known_down and st.attempt < self.retries
+                else f"{st.attempt + 1} tries"
+            )
             raise ServerUnavailable(
-                f"cannot open a {st.env_id!r} session: lost the env server(s) {where} "
-                f"after {st.attempt + 1} tries"
+                f"cannot open a {st.env_id!r} session: lost the env server(s) {where}; {how}"
             )
         st.attempt += 1
         return "retry", self._delay(st.attempt - 1)
