@@ -7,7 +7,8 @@
   loaded with the standard TPC-H schema;
 * ``school`` and ``hospital`` - generated from our own word lists with a seeded RNG.
 
-The cache dir is ``$AGENTGYM_BIRD_CACHE`` or ``~/.cache/agentgym/bird``; a versioned sub-folder holds
+The cache dir is ``$AGENTGYM_BIRD_CACHE``, else ``$AGENTGYM_CACHE/bird``, else ``~/.cache/agentgym/bird``
+- a server setting, never a client's session kwarg (see `agentgym.envs.sql.env.BirdOptions`); a versioned sub-folder holds
 the ``.sqlite`` files (written to a temp name, then renamed, under a file lock, so concurrent
 processes build once). Files are made read-only after the build.
 """
@@ -37,7 +38,11 @@ DB_IDS = ("chinook", "tpch", "school", "hospital")
 
 
 def cache_dir() -> Path:
-    root = os.environ.get(CACHE_ENV_VAR) or os.path.join(Path.home(), ".cache", "agentgym", "bird")
+    """Where the databases and questions are built: a server setting from the environment."""
+    root = os.environ.get(CACHE_ENV_VAR)
+    if not root:
+        shared = os.environ.get("AGENTGYM_CACHE") or os.path.join(Path.home(), ".cache", "agentgym")
+        root = os.path.join(shared, "bird")
     return Path(root) / f"v{BUILD_VERSION}"
 
 

@@ -12,11 +12,14 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agentgym.envs.sql.databases import cache_dir
 from agentgym.envs.sql.executor import execute
 from agentgym.envs.sql.questions import Question, generated_splits, load_generated
+from agentgym.envs.sql.sqlworker import row_bytes
 
 GOLD_TIMEOUT_MS = 30_000
 GOLD_MAX_ROWS = 1_000_000
+GOLD_MAX_BYTES = 128 << 20
 _GOLD_CACHE = 4096
 
 
@@ -27,7 +30,7 @@ class World:
     db_paths: dict[int | str, Path]  # "db_id" (generated) or question id -> path (BIRD)
     n_train: int = 0
     source: str = "generated"
-    _gold: OrderedDict[int, frozenset] = field(default_factory=OrderedDict)
+    _gold: OrderedDict[int, tuple[frozenset, int]] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -40,19 +43,29 @@ class World:
         return self.db_paths[f"{split}/{self.questions[qid].db_id}"]
 
     def gold_rows(self, qid: int) -> frozenset:
+        return self.gold(qid)[0]
+
+    def gold(self, qid: int) -> tuple[frozenset, int]:
+        """The gold query's rows as a set, and their size in bytes (the bound a model's correct
+        answer must be allowed). Gold SQL is trusted: it runs in-process, with a longer limit."""
         with self._lock:
             hit = self._gold.get(qid)
         if hit is not None:
             return hit
         res = execute(
-            self.db_path(qid), self.questions[qid].sql, timeout_ms=GOLD_TIMEOUT_MS, max_rows=GOLD_MAX_ROWS
+            self.db_path(qid),
+            self.questions[qid].sql,
+            timeout_ms=GOLD_TIMEOUT_MS,
+            max_rows=GOLD_MAX_ROWS,
+            max_bytes=GOLD_MAX_BYTES,
+            isolate=False,
         )
-        rows = frozenset(res.rows)
+        entry = (frozenset(res.rows), sum(row_bytes(r) for r in res.rows))
         with self._lock:
-            self._gold[qid] = rows
+            self._gold[qid] = entry
             while len(self._gold) > _GOLD_CACHE:
                 self._gold.popitem(last=False)
-        return rows
+        return entry
 
 
 _worlds: dict[str, World] = {}
@@ -60,7 +73,13 @@ _build_lock = threading.Lock()
 
 
 def get_world(bird_path: str | None = None, cache: str | None = None) -> World:
-    key = f"bird:{Path(bird_path).resolve()}" if bird_path else f"gen:{cache or ''}"
+    """The world of BIRD at ``bird_path`` or of the generated set in ``cache`` (default: the cache
+    dir of `agentgym.envs.sql.databases`), loaded once per process. Building the generated set
+    takes ~15-45 s the first time: callers on a server are in a worker thread (``spec.blocking``)."""
+    if bird_path:
+        key = f"bird:{Path(bird_path).resolve()}"
+    else:
+        key = f"gen:{Path(cache).resolve() if cache else cache_dir()}"
     world = _worlds.get(key)
     if world is None:
         with _build_lock:
