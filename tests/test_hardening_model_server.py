@@ -173,6 +173,34 @@ def test_a_request_that_breaks_generate_fails_alone(model_path: Path) -> None:
         SamplingParams(seed=2**64)
 
 
+def test_batcher_isolates_failures_only_when_asked() -> None:
+    """`Batcher` on its own: with ``isolate_failures`` a batch that raises is re-run one request
+    at a time; without it (the default) every request of the batch gets the error."""
+    from agentgym.agents.batching import Batcher
+
+    def run(batch: list[str]) -> list[str]:
+        if "boom" in batch:
+            raise RuntimeError("batch failed")
+        return [x.upper() for x in batch]
+
+    async def go(isolate: bool) -> tuple[list[Any], Batcher[str, str]]:
+        batcher: Batcher[str, str] = Batcher(run, max_batch=3, window=5.0, isolate_failures=isolate)
+        try:
+            out = await asyncio.gather(
+                *(batcher.submit(w) for w in ("a", "boom", "c")), return_exceptions=True
+            )
+            batcher.window = 0  # the next request alone: no need to wait for company
+            return [*out, await batcher.submit("d")], batcher
+        finally:
+            await batcher.aclose()
+
+    out, batcher = asyncio.run(go(True))
+    assert out[0] == "A" and isinstance(out[1], RuntimeError) and out[2:] == ["C", "D"]
+    assert batcher.batch_sizes == [3, 1] and batcher.isolated == 1
+    out, batcher = asyncio.run(go(False))
+    assert all(isinstance(o, RuntimeError) for o in out[:3]) and out[3] == "D" and batcher.isolated == 0
+
+
 @pytest.mark.parametrize(
     ("raw", "status"),
     [

@@ -25,8 +25,9 @@ Hardening, because the server may face clients that are buggy or hostile:
   answered while a long prompt is tokenised.
 * A batch that raises as a whole during generation is re-run one request at a time (see
   `Batcher`'s ``isolate_failures``): only the request that fails alone gets the error (a 500).
-* Each request is logged in one line (logger ``agentgym.model_server``, level INFO): method, path,
-  status, prompt and completion tokens, seconds.
+* Each request is logged in one line (logger ``agentgym.model_server``): method, path, status,
+  prompt and completion tokens, seconds; at INFO, 5xx at WARNING, successful ``/health`` probes at
+  DEBUG. Unexpected exceptions are 500s in OpenAI's shape too.
 """
 
 from __future__ import annotations
@@ -223,10 +224,14 @@ class RequestGuard:
 
         try:
             await self._limited(scope, receive, send_and_note)
+        except Exception:
+            status = status or 500  # Starlette's outer error middleware answers it
+            raise
         finally:
             tokens_in, tokens_out = state.get("usage", ("-", "-"))
+            quiet = status == 200 and scope.get("path") == "/health"  # probes would drown the log
             log.log(
-                logging.WARNING if status >= 500 or status == 0 else logging.INFO,
+                logging.DEBUG if quiet else logging.INFO if 0 < status < 500 else logging.WARNING,
                 "%s %s %s in=%s out=%s %.3fs",
                 scope.get("method"),
                 scope.get("path"),
@@ -345,6 +350,10 @@ def create_app(
     async def _invalid(_: Request, e: RequestValidationError) -> JSONResponse:
         err = validation_error(list(e.errors()))
         return error_response(err.status, err.message, err.type, err.param, err.code)
+
+    @app.exception_handler(Exception)
+    async def _bug(_: Request, e: Exception) -> JSONResponse:  # still logged with its traceback
+        return error_response(500, f"internal error: {type(e).__name__}: {e}", "server_error")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, e: StarletteHTTPException) -> JSONResponse:
