@@ -12,10 +12,16 @@ from dataclasses import dataclass
 
 from agentgym.core.types import ActionFormat
 
-_ACTION = re.compile(r"Action\s*:", re.IGNORECASE)
-_ACTION_LINE = re.compile(r"Action\s*:\s*(.*?)(?=\n|$)", re.IGNORECASE)
+# The reply is a model's (or a hostile client's) text of any length: every pattern here runs in
+# time linear in it. ``\s*+`` is possessive (never gives back what it took): handing whitespace
+# back cannot help a match here (":" is not whitespace; a group after it only gets the blanks
+# that strip() removes anyway), but it let the original ``\s*(.*?)``` split a long whitespace
+# run between the two in every possible way before failing: ``"```sql" + " " * 32_000`` (no
+# closing fence) took seconds, 1 MB would take hours. Identical results otherwise.
+_ACTION = re.compile(r"Action\s*+:", re.IGNORECASE)
+_ACTION_LINE = re.compile(r"Action\s*+:\s*+(.*?)(?=\n|$)", re.IGNORECASE)
 _NOT_SAFE = re.compile(r"[^A-Za-z0-9, ]")
-_SQL_BLOCK = re.compile(r"```sql\s*(.*?)```", re.IGNORECASE | re.DOTALL)
+_SQL_BLOCK = re.compile(r"```sql\s*+(.*?)```", re.IGNORECASE | re.DOTALL)
 _EOS = ("</s>", "<|im_end|>", "<|endoftext|>", "<|eot_id|>")
 
 FORMAT_HINT = {

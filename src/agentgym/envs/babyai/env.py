@@ -46,8 +46,9 @@ def normalize(action: str) -> str:
 def _unknown(action: str, act: str) -> str:
     """Why an action that names nothing in sight (or is no action at all) cannot be taken."""
     m = _TARGETED.fullmatch(act)
-    if m:
-        return f"There is no {m.group(2)} in sight, so you cannot {m.group(1)} it; see the available actions."
+    if m:  # the object is cut like the action below: an action may be as long as the length cap
+        what = m.group(2) if len(m.group(2)) <= 80 else m.group(2)[:80] + "..."
+        return f"There is no {what} in sight, so you cannot {m.group(1)} it; see the available actions."
     return f'"{action.strip()[:80]}" is not an action you can take now; see the available actions.'
 
 

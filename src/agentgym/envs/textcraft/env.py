@@ -29,6 +29,11 @@ from agentgym.envs.textcraft.recipes import Recipe, RecipeGraph, recipe_graph
 _GET = re.compile(r"get\s+(\d+)\s+(.+)")
 _CRAFT = re.compile(r"craft\s+(?:(\d+)\s+)?(.+?)\s+using\s+(.+)")
 _INGREDIENT = re.compile(r"(\d+)\s+(.+)")
+_LONG_NUMBER = re.compile(r"\d{19}")
+r"""A count this long is no count (and past 4,300 digits ``int()`` raises): the action is invalid.
+
+The three patterns above are linear: the action is normalised first (single spaces, no newline),
+so each ``\s+`` matches one space and the lazy item name stops at the first " using "."""
 MAX_DISTRACTORS = 10
 MAX_GET = 1000
 
@@ -79,6 +84,8 @@ class TextCraftEnv(Env):
         act = _norm(action)
         if act in ("inventory", "check inventory", "show inventory"):
             return self._result(prompt.inventory(self.inventory))
+        if _LONG_NUMBER.search(act):
+            return invalid("Counts are small numbers: the action has a number of more than 18 digits.")
         if m := _GET.fullmatch(act):
             return self._get(int(m.group(1)), m.group(2))
         if m := _CRAFT.fullmatch(act):

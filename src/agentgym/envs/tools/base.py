@@ -29,6 +29,7 @@ import json
 import math
 import random
 import re
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -37,13 +38,29 @@ from agentgym.core.env import Env, invalid
 from agentgym.core.react import format_reply
 from agentgym.core.types import StepResult
 
+MAX_REPLY_CHARS = 16_384
+"""The tool envs' ``EnvSpec.max_action_chars``: their action is the model's WHOLE reply (format
+``raw``: thought and action), so the default cap of 4,096 would refuse a long but honest reply. A
+longer one is refused by `Env.step` before `parse_action` runs; `parse_action` is linear anyway,
+so a server that raises the cap is slower per character, never stuck."""
 MAX_INPUT_CHARS = 8000
 """Longer action inputs are refused before parsing (a huge literal could exhaust the parser)."""
 MAX_OUTPUT_CHARS = 6000
 """Tool outputs are cut to this many characters (a whole table can be long)."""
 
-_ACTION = re.compile(r"Action\s*:", re.IGNORECASE)
-_CALL = re.compile(r"\s*(.*?)\s*with\s*Action Input:\s*(.*?)$", re.DOTALL | re.IGNORECASE)
+# Every pattern here is linear in the reply's length (a hostile client may send the longest reply
+# the cap allows, and the cap can be raised): no two adjacent quantifiers can trade characters.
+# ``\s*+`` is possessive - ":" / "A" are never whitespace, so giving whitespace back could not help.
+_ACTION = re.compile(r"Action\s*+:", re.IGNORECASE)
+_WITH_INPUT = re.compile(r"with\s*+Action Input:", re.IGNORECASE)
+"""Where the tool name ends and the input begins: the first ``with Action Input:`` after ``Action:``.
+
+The original's ``\\s*(.*?)\\s*with\\s*Action Input:\\s*(.*?)$`` let the lazy name group and the
+whitespace around it split every whitespace run in every possible way - cubic in the reply's
+length (a 32,000-character reply held the server for seconds). Searching for the separator and
+slicing around it gives the same name and input (both are stripped anyway) in one pass."""
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_INT = re.compile(r"\s*+-?\d++\s*+")
 _EOS = ("</s>", "<|im_end|>", "<|endoftext|>", "<|eot_id|>")
 
 FORMAT_ERROR = (
@@ -150,8 +167,11 @@ def as_int(value: Any, name: str) -> int:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
-        return int(value)
+    if isinstance(value, str) and _INT.fullmatch(value):
+        try:
+            return int(value)
+        except ValueError:  # over Python's 4,300-digit limit: an answer, not a server error
+            pass
     raise ToolError(f"{name} must be an integer, not {value!r}")
 
 
@@ -186,15 +206,16 @@ def parse_action(reply: str) -> tuple[str, dict[str, Any]] | str:
     for tok in _EOS:
         if text.endswith(tok):
             text = text[: -len(tok)].rstrip()
-    parts = _ACTION.split(text)
-    if len(parts) < 2:
+    last = deque(_ACTION.finditer(text), maxlen=1)  # the last "Action:" (the original: split()[-1])
+    if not last:
         return FORMAT_ERROR
-    m = _CALL.match(parts[-1].strip())
+    call = text[last[0].end() :].strip()
+    m = _WITH_INPUT.search(call)
     if not m:
         return FORMAT_ERROR
-    name = m.group(1).strip().strip("`").strip()
-    raw = m.group(2).strip().strip("`").strip()
-    if not name or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+    name = call[: m.start()].strip().strip("`").strip()
+    raw = call[m.end() :].strip().strip("`").strip()
+    if not name or not _IDENTIFIER.fullmatch(name):
         return FORMAT_ERROR
     if len(raw) > MAX_INPUT_CHARS:
         return f"The action input is too long ({len(raw)} characters; at most {MAX_INPUT_CHARS})."
@@ -379,7 +400,8 @@ class ToolEnv(Env):
             out = self.box.call(name, args)
         except KeyError:
             names = ", ".join([*self.box.catalog(), "finish"])
-            return invalid(observation(f'There is no tool called "{name}". The tools are: {names}.'))
+            shown = name if len(name) <= 80 else name[:80] + "..."  # the reply may be 16 KB of name
+            return invalid(observation(f'There is no tool called "{shown}". The tools are: {names}.'))
         except TypeError as e:
             return invalid(observation(f"Wrong arguments for {name}: {e}"))
         except ToolError as e:

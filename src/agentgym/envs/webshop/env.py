@@ -6,8 +6,13 @@
 * ``click[Buy Now]`` ends the episode with WebShop's reward (`agentgym.envs.webshop.reward`);
   success = reward 1; 10 rounds;
 * the catalog, the tantivy index and the goals are shared by every session of the process
-  (`agentgym.envs.webshop.world`); configure with ``num_products`` / ``seed``, or load the
-  original files with ``data_path`` / ``$WEBSHOP_DATA``.
+  (`agentgym.envs.webshop.world`, a bounded cache); configure with ``num_products`` / ``seed``,
+  or load the original files with ``$WEBSHOP_DATA`` (``data_path=`` in Python).
+
+Remote clients may set only what `WebShopOptions` allows (``max_rounds``, a bounded
+``num_products`` and ``seed``): a 60,000-product catalog took 15.9 s to build, and where the
+server reads data from is the operator's choice, never a client's - ``data_path`` stays a
+constructor argument for in-process use.
 """
 
 from __future__ import annotations
@@ -16,17 +21,47 @@ import random
 import re
 from typing import Any
 
+from pydantic import Field
+
 from agentgym.core.env import Env, invalid
-from agentgym.core.types import EnvSpec, StepResult
+from agentgym.core.types import EnvOptions, EnvSpec, StepResult
 from agentgym.envs.webshop import expert, prompt
-from agentgym.envs.webshop.catalog import DEFAULT_NUM_PRODUCTS
+from agentgym.envs.webshop.catalog import DEFAULT_NUM_PRODUCTS, MIN_NUM_PRODUCTS
 from agentgym.envs.webshop.goals import Goal, split_ids
 from agentgym.envs.webshop.pages import Browser
 from agentgym.envs.webshop.reward import purchase_reward
 from agentgym.envs.webshop.world import World, data_path_from_env, get_world
 
-_ACTION = re.compile(r"^\s*(search|click)\s*\[(.*)\]\s*\.?\s*$", re.IGNORECASE | re.DOTALL)
+_ACTION = re.compile(r"\s*+(search|click)\s*+\[(.*)\]\s*+\.?\s*+", re.IGNORECASE | re.DOTALL)
+r"""``search[...]`` / ``click[...]``, used with ``fullmatch``; linear in the action's length.
+
+The original ``^\s*(search|click)\s*\[(.*)\]\s*\.?\s*$`` was quadratic: after a ``]``, the two
+``\s*`` around the optional full stop could share a run of whitespace in every possible way
+before failing (``"search[]" + " " * 32_000 + "x"`` held the server for seconds). Whitespace is
+never a ``.`` or the end, so possessive ``\s*+`` never needs to give any back; the greedy ``(.*)``
+still takes the last ``]`` that only whitespace and one full stop follow, as before; and
+``fullmatch`` replaces ``^...$`` (``$`` also matched before a final newline, which ``\s*+`` eats)."""
 VERSION = "1"
+MAX_OPTION_PRODUCTS = 10_000
+"""The largest catalog a remote client may ask for (~2.5 s to build, ~40 MB)."""
+MAX_OPTION_SEED = 2**31 - 1
+
+
+class WebShopOptions(EnvOptions):
+    """What ``POST /v1/sessions {"env": "webshop", "kwargs": ...}`` may set.
+
+    Each new ``(num_products, seed)`` builds a world (catalog, index, goals); the bounds keep one
+    build to seconds, and the world cache's byte bound (``$AGENTGYM_WEBSHOP_CACHE_MB``, see
+    `agentgym.envs.webshop.world`) keeps many of them from piling up.
+    """
+
+    num_products: int = Field(
+        DEFAULT_NUM_PRODUCTS,
+        ge=MIN_NUM_PRODUCTS,
+        le=MAX_OPTION_PRODUCTS,
+        description="Products in the generated catalog (more products: more goals, slower build).",
+    )
+    seed: int = Field(0, ge=0, le=MAX_OPTION_SEED, description="Seed of the generated catalog and goals.")
 
 
 def _spec(splits: dict[str, list[int]], description: str) -> EnvSpec:
@@ -54,6 +89,7 @@ def _class_spec() -> EnvSpec:
 
 class WebShopEnv(Env):
     spec = _class_spec()
+    options = WebShopOptions
 
     def __init__(
         self,
@@ -136,7 +172,7 @@ class WebShopEnv(Env):
     def _step(self, action: str) -> StepResult:
         assert self.browser is not None and self.goal is not None
         b = self.browser
-        m = _ACTION.match(action)
+        m = _ACTION.fullmatch(action)
         if m is None:
             return self._invalid('an action is "search[keywords]" or "click[label]"')
         verb, arg = m.group(1).lower(), m.group(2).strip()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from array import array
 from collections import OrderedDict
 
 import tantivy
@@ -18,6 +19,10 @@ import tantivy
 from agentgym.envs.webshop.catalog import Catalog
 
 MAX_RESULTS = 50  # the original shows the top 50 hits, 10 per page
+MAX_CACHED_QUERY = 200
+"""Only queries of at most this many characters (after cleaning) are cached: a real search is a
+few words, and a client sending thousands of distinct 4 KB searches must not grow the cache to
+gigabytes (4,096 entries x 200 characters + 50 positions stays around 2 MB per catalog)."""
 _WORD = re.compile(r"[a-z0-9]+")
 _OPERATORS = frozenset({"and", "or", "not", "to", "in"})  # harmless lowercase, but keep the parser plain
 
@@ -49,7 +54,7 @@ class SearchEngine:
         writer.wait_merging_threads()
         self._index.reload()
         self._searcher = self._index.searcher()
-        self._cache: OrderedDict[tuple[str, ...], list[int]] = OrderedDict()
+        self._cache: OrderedDict[str, array[int]] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self.build_seconds = time.perf_counter() - t0
@@ -57,23 +62,27 @@ class SearchEngine:
 
     def search(self, keywords: str, limit: int = MAX_RESULTS) -> list[int]:
         """Catalog positions of the best ``limit`` matches of ``keywords`` (best first)."""
-        terms = tuple(keywords_to_terms(keywords))
+        terms = keywords_to_terms(keywords)
         if not terms:
             return []
-        with self._lock:
-            hit = self._cache.get(terms)
-            if hit is not None:
-                self._cache.move_to_end(terms)
-                return hit[:limit]
+        key = " ".join(terms)
+        cache = len(key) <= MAX_CACHED_QUERY
+        if cache:
+            with self._lock:
+                hit = self._cache.get(key)
+                if hit is not None:
+                    self._cache.move_to_end(key)
+                    return hit.tolist()[:limit]
         query = self._index.parse_query(
-            " ".join(terms), ["title", "text", "category"], field_boosts={"title": 2.0, "category": 1.5}
+            key, ["title", "text", "category"], field_boosts={"title": 2.0, "category": 1.5}
         )
         top = self._searcher.search(query, max(limit, MAX_RESULTS)).hits
         scored = [(score, self._searcher.doc(addr)["pos"][0]) for score, addr in top]
         scored.sort(key=lambda sp: (-round(sp[0], 6), sp[1]))
         result = [pos for _, pos in scored]
-        with self._lock:
-            self._cache[terms] = result
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+        if cache:
+            with self._lock:
+                self._cache[key] = array("I", result)
+                if len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
         return result[:limit]

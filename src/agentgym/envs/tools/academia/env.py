@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from agentgym.core.types import EnvSpec
 from agentgym.envs.tools.academia import prompt, tasks
 from agentgym.envs.tools.academia.tools import AcademiaTools
-from agentgym.envs.tools.base import ToolEnv, ToolTask
+from agentgym.envs.tools.base import MAX_REPLY_CHARS, ToolEnv, ToolTask
 
 
 class AcademiaEnv(ToolEnv):
@@ -20,6 +20,7 @@ class AcademiaEnv(ToolEnv):
         max_rounds=12,
         metric="success",
         action_format="raw",
+        max_action_chars=MAX_REPLY_CHARS,
         ack="Ok.",
         splits=tasks.splits(),
         description="Questions over a generated citation graph (PaperNet) and co-author graph (AuthorNet).",

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from agentgym.core.types import EnvSpec
-from agentgym.envs.tools.base import ToolEnv, ToolTask
+from agentgym.envs.tools.base import MAX_REPLY_CHARS, ToolEnv, ToolTask
 from agentgym.envs.tools.movie import prompt, tasks
 from agentgym.envs.tools.movie.tools import MovieTools
 
@@ -20,6 +20,7 @@ class MovieEnv(ToolEnv):
         max_rounds=12,
         metric="success",
         action_format="raw",
+        max_action_chars=MAX_REPLY_CHARS,
         ack="Ok.",
         splits=tasks.splits(),
         description="Movie questions answered with TMDB-style tools over a generated local movie database.",

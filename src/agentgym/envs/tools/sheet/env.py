@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from agentgym.core.types import EnvSpec
-from agentgym.envs.tools.base import ToolEnv, ToolTask
+from agentgym.envs.tools.base import MAX_REPLY_CHARS, ToolEnv, ToolTask
 from agentgym.envs.tools.sheet import data, prompt, tasks
 from agentgym.envs.tools.sheet.tools import SheetTools
 
@@ -23,6 +23,7 @@ class SheetEnv(ToolEnv):
         max_rounds=15,
         metric="success",
         action_format="raw",
+        max_action_chars=MAX_REPLY_CHARS,
         ack="Ok.",
         splits=tasks.splits(),
         description="Spreadsheet edits and questions on generated workbooks (in-memory model, formulas evaluated).",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from agentgym.core.types import EnvSpec
-from agentgym.envs.tools.base import ToolEnv, ToolTask
+from agentgym.envs.tools.base import MAX_REPLY_CHARS, ToolEnv, ToolTask
 from agentgym.envs.tools.todo import prompt, tasks
 from agentgym.envs.tools.todo.tools import TodoTools
 
@@ -22,6 +22,7 @@ class TodoEnv(ToolEnv):
         max_rounds=15,
         metric="success",
         action_format="raw",
+        max_action_chars=MAX_REPLY_CHARS,
         ack="Ok.",
         splits=tasks.splits(),
         description="A todo list (projects, tasks, due dates, durations) in a per-episode SQLite store.",

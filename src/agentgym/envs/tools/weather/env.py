@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from agentgym.core.types import EnvSpec
-from agentgym.envs.tools.base import ToolEnv, ToolTask
+from agentgym.envs.tools.base import MAX_REPLY_CHARS, ToolEnv, ToolTask
 from agentgym.envs.tools.weather import prompt, tasks
 from agentgym.envs.tools.weather.tools import WeatherTools
 
@@ -21,6 +21,7 @@ class WeatherEnv(ToolEnv):
         max_rounds=10,
         metric="success",
         action_format="raw",
+        max_action_chars=MAX_REPLY_CHARS,
         ack="Ok.",
         splits=tasks.splits(),
         description="Weather questions answered with open-meteo-style tools over generated local weather data.",
