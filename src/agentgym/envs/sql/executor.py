@@ -202,11 +202,15 @@ class _Worker:
             buf += chunk
         return bytes(buf)
 
-    def kill(self) -> None:
+    def signal_kill(self) -> None:
         try:
             self.proc.kill()
         except OSError:
             pass
+
+    def kill(self) -> None:
+        """SIGKILL, close the pipes, reap. Only from the thread that owns the worker."""
+        self.signal_kill()
         for f in (self.proc.stdin, self.proc.stdout):
             try:
                 if f is not None:
@@ -233,6 +237,7 @@ class SandboxPool:
         self.max_live = max(1, max_live)
         self.queue_timeout_s = queue_timeout_s
         self._idle: list[_Worker] = []
+        self._all: set[_Worker] = set()  # idle and busy, so close() can kill a busy one too
         self._live = 0
         self._cv = threading.Condition()
         self._closed = False
@@ -282,7 +287,7 @@ class SandboxPool:
                     )
                 self._cv.wait(left)
         try:
-            return _Worker()
+            worker = _Worker()
         except BaseException as e:
             with self._cv:
                 self._live -= 1
@@ -290,6 +295,14 @@ class SandboxPool:
             if isinstance(e, Exception):
                 raise SQLError(f"could not start an SQL worker: {type(e).__name__}: {e}") from None
             raise
+        with self._cv:
+            closed = self._closed
+            if not closed:
+                self._all.add(worker)
+        if closed:  # close() ran while it started
+            worker.kill()
+            raise SQLError("the SQL sandbox is shut down")
+        return worker
 
     def _release(self, worker: _Worker, healthy: bool) -> None:
         with self._cv:
@@ -298,6 +311,7 @@ class SandboxPool:
                 self._idle.append(worker)
             else:
                 self._live -= 1
+                self._all.discard(worker)
                 if not healthy:
                     self.kills += 1
             self._cv.notify()
@@ -305,18 +319,29 @@ class SandboxPool:
             worker.kill()
 
     def live(self) -> int:
+        """Worker processes alive now, idle or busy."""
         with self._cv:
             return self._live
 
+    def busy(self) -> int:
+        """Queries running now (each in its own worker)."""
+        with self._cv:
+            return self._live - len(self._idle)
+
     def close(self) -> None:
-        """Kill every idle worker; busy ones are killed when their query returns."""
+        """Kill every worker, busy ones too (their queries fail): none may outlive the server, and
+        a query stuck in C code would otherwise run on as an orphan until it finished."""
         with self._cv:
             self._closed = True
             idle, self._idle = self._idle, []
+            workers, self._all = list(self._all), set()
             self._live -= len(idle)
             self._cv.notify_all()
-        for w in idle:
-            w.kill()
+        for w in workers:
+            if w in idle:
+                w.kill()
+            else:  # busy: SIGKILL only; its query's thread sees EOF and closes the pipes itself
+                w.signal_kill()  # (closing them here could close an fd that thread is reading)
 
 
 _pool: SandboxPool | None = None
