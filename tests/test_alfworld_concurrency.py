@@ -16,6 +16,7 @@ import gc
 import importlib.util
 import inspect
 import os
+import pickle
 import signal
 from typing import Any
 
@@ -54,7 +55,9 @@ def test_pool_spreads_engines_and_keeps_error_types(pool: EnginePool) -> None:
     assert "in the worker process" in str(e.value.__cause__)
     with pytest.raises(AttributeError):
         a.call("no_such_method")
-    assert a.call("get", "x") == 1  # an engine error does not hurt the worker
+    with pytest.raises((pickle.PicklingError, AttributeError, TypeError)):
+        a.call("update", {"f": lambda: 0})  # refused before sending: the worker never sees it
+    assert a.call("get", "x") == 1 and pool.crashes == 0  # errors do not hurt the worker
 
 
 def test_pool_frees_closed_and_dropped_engines(pool: EnginePool) -> None:

@@ -397,6 +397,9 @@ class EnginePool:
 
     def _request(self, w: _Worker, msg: tuple, what: str, timeout_s: float | None) -> Any:
         timeout = self.call_timeout_s if timeout_s is None else timeout_s
+        # Pickled before anything is sent: an argument that does not pickle is the caller's error
+        # (raised here), not a broken pipe that would cost the worker.
+        payload = pickle.dumps(msg, pickle.HIGHEST_PROTOCOL)
         with w.lock:
             if w.dead is not None:
                 raise self._crash_error(w, what)
@@ -405,14 +408,13 @@ class EnginePool:
                     hids = []
                     while w.pending_close:
                         hids.append(w.pending_close.popleft())
-                    self._roundtrip(w, ("close", 0, "close", tuple(hids), {}), None)
-                ok, value = self._roundtrip(w, msg, timeout)
+                    self._roundtrip(w, pickle.dumps(("close", 0, "close", tuple(hids), {})), None)
+                ok, value = self._roundtrip(w, payload, timeout)
             except (EOFError, OSError, TimeoutError) as e:
                 self._crashed(w, e, kill=isinstance(e, TimeoutError))
                 raise self._crash_error(w, what) from None
             except BaseException as e:
-                # Interrupted between send and receive (KeyboardInterrupt, an unpicklable reply):
-                # the pipe may hold an answer nobody will read, and the next caller would take it
+                # Interrupted between send and receive (KeyboardInterrupt): the pipe may hold an answer nobody will read, and the next caller would take it
                 # for its own. The worker cannot be trusted any more: replace it.
                 self._crashed(w, e, kill=True)
                 raise
@@ -424,14 +426,18 @@ class EnginePool:
         raise value
 
     @staticmethod
-    def _roundtrip(w: _Worker, msg: tuple, timeout: float | None) -> tuple[bool, Any]:
-        w.conn.send(msg)
+    def _roundtrip(w: _Worker, payload: bytes, timeout: float | None) -> tuple[bool, Any]:
+        w.conn.send_bytes(payload)  # the worker's recv() unpickles it
         ready = wait([w.conn, w.process.sentinel], timeout)
         if not ready:
             raise TimeoutError(f"no answer within {timeout:g} s")
-        if w.conn in ready:  # an answer sent just before dying still counts
-            return w.conn.recv()
-        raise EOFError("the worker exited")
+        if w.conn not in ready:  # (an answer sent just before dying still counts)
+            raise EOFError("the worker exited")
+        data = w.conn.recv_bytes()
+        try:
+            return pickle.loads(data)
+        except Exception as e:  # the answer was read whole, so the pipe is still in step
+            return False, RemoteError(f"the worker's answer cannot be read here: {type(e).__name__}: {e}")
 
     def _crashed(self, w: _Worker, cause: BaseException, kill: bool) -> None:
         """Mark ``w`` dead (caller holds ``w.lock``) and start a fresh worker in its slot; ``kill``:

@@ -10,9 +10,11 @@
   that is not admissible leaves the state unchanged ("Nothing happens.") and counts as invalid.
 * Reward: 1 when the goal holds (``won``), else 0; the episode ends when won or after 30 rounds.
 
-**The engine runs in a worker process.** TextWorld is not thread-safe (two sessions stepped in two
-threads of one process corrupt its shared PDDL-grammar parser: ``FailedToken: expecting ';'``), and
-both the server and the in-process runner run blocking envs in threads. So `ALFWorldEnv` is a thin
+**The engine runs in a worker process.** TextWorld is not thread-safe: it keeps one module-global
+tatsu parser for PDDL and one for its text grammar (``textworld.envs.pddl.logic._PARSER``,
+``...textgen._PARSER``), and games loaded or stepped in two threads at once corrupt them
+(``FailedToken: expecting ';'``, ``IndexError: pop from empty list``; 4 episodes at once all
+failed). Both the server and the in-process runner run blocking envs in threads. So `ALFWorldEnv` is a thin
 proxy: its episode state - the TextWorld engine, the game, the expert's plan - lives in an
 `engine.ALFWorldEngine` hosted by a process-wide `worker_pool.EnginePool` (``engine_pool()``; size
 ``$AGENTGYM_ALFWORLD_WORKERS``, default the number of cores). Game generation runs there too. The
