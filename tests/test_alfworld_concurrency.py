@@ -73,6 +73,7 @@ def test_pool_frees_closed_and_dropped_engines(pool: EnginePool) -> None:
     assert hid not in pool.engines()
     c = pool.create("builtins:dict")
     assert c.call("copy") == {}
+    assert sum(pool.hosted().values()) == 1  # only c is left in the workers
 
 
 def test_pool_replaces_a_dead_worker(pool: EnginePool) -> None:
@@ -89,6 +90,16 @@ def test_pool_replaces_a_dead_worker(pool: EnginePool) -> None:
     assert b.call("get", "k") == "b"  # the other worker is untouched
     c = pool.create("builtins:dict", {"k": "c"})  # a fresh worker took the slot
     assert c.call("get", "k") == "c" and len(pool.workers()) == 2
+
+
+def test_pool_create_skips_a_worker_that_died_idle(pool: EnginePool) -> None:
+    a = pool.create("builtins:dict")
+    pid = a.pid
+    a.close()  # worker a is idle: the next create goes there
+    os.kill(pid, signal.SIGKILL)
+    b = pool.create("builtins:dict", {"k": "b"})  # finds it dead, builds on its replacement
+    assert b.pid != pid and b.call("get", "k") == "b" and pool.crashes == 1
+    assert pool.hosted() == {b.pid: 1, **{p: 0 for p in pool.workers() if p != b.pid}}
 
 
 def test_pool_kills_a_worker_that_times_out(pool: EnginePool) -> None:
@@ -167,7 +178,8 @@ def test_sixteen_concurrent_http_sessions(url: str) -> None:
     assert sum(workers.values()) >= 16 and len(workers) == engine_pool().size
     assert all(n >= 1 for n in workers.values())
     assert engine_pool().crashes == before
-    assert not engine_pool().engines()  # every session's engine was freed by its DELETE
+    assert not engine_pool().engines()  # every session's engine was freed by its DELETE ...
+    assert set(engine_pool().hosted().values()) == {0}  # ... in the workers too
 
 
 @pytest.mark.heavy
@@ -240,3 +252,19 @@ def test_killed_worker_fails_its_session_only(url: str) -> None:
         assert pid not in engine_pool().workers()
         for sid in (victim, other, fresh):
             assert http.delete(f"/v1/sessions/{sid}").status_code == 204
+
+
+@pytest.mark.heavy
+@alfworld
+def test_reset_recovers_from_a_worker_that_died_unnoticed() -> None:
+    from agentgym.core.registry import make
+
+    env = make("alfworld")
+    first = env.reset(TASKS[3])
+    pid = env.worker_pid
+    assert pid is not None and pid != os.getpid()
+    os.kill(pid, signal.SIGKILL)  # nothing asks that worker anything before the reset below
+    again = env.reset(TASKS[3])  # a reset needs no old state: it goes to a fresh engine
+    assert again.text == first.text and env.worker_pid not in (None, pid)
+    assert not env.step(_action(env.expert_reply())).info["invalid_action"]
+    env.close()

@@ -188,6 +188,8 @@ def _serve(conn: Connection, preload: Sequence[str]) -> None:
                     if engine is not None:
                         _close_engine(engine)
                 value = None
+            elif op == "count":
+                value = len(engines)
             elif op == "exit":
                 break
             else:
@@ -333,24 +335,48 @@ class EnginePool:
     # ---------------------------------------------------------------------------- public API
     def create(self, factory: str, *args: Any, **kwargs: Any) -> EngineHandle:
         """Build ``factory(*args, **kwargs)`` in the least-loaded worker; ``factory`` is
-        ``"package.module:attr"`` (importable in the worker)."""
-        with self._lock:
-            if self._closed:
-                raise RuntimeError(f"the {self.name} engine pool is shut down")
-            worker = self._place()
-            hid = next(self._ids)
-            worker.engines.add(hid)  # reserved before the request, so concurrent creates spread out
-        try:
-            self._request(worker, ("create", hid, factory, args, kwargs), f"create {factory}", None)
-        except BaseException:
-            worker.engines.discard(hid)
-            raise
-        return EngineHandle(self, worker, hid)
+        ``"package.module:attr"`` (importable in the worker).
+
+        A worker that died while idle is only noticed at its next request; if that request is
+        this create, the engine is built on the fresh worker that replaced it (a new engine has no
+        state to lose), so a new session never inherits an old crash."""
+        for attempt in range(2):
+            with self._lock:
+                if self._closed:
+                    raise RuntimeError(f"the {self.name} engine pool is shut down")
+                worker = self._place()
+                hid = next(self._ids)
+                worker.engines.add(hid)  # reserved before the request, so concurrent creates spread out
+            try:
+                self._request(worker, ("create", hid, factory, args, kwargs), f"create {factory}", None)
+            except WorkerCrashed:
+                worker.engines.discard(hid)
+                if attempt:
+                    raise
+                continue
+            except BaseException:
+                worker.engines.discard(hid)
+                raise
+            return EngineHandle(self, worker, hid)
+        raise AssertionError("unreachable")
 
     def workers(self) -> dict[int, int]:
         """Live worker pid -> number of engines it hosts."""
         with self._lock:
             return {w.pid: len(w.engines) for w in self._slots if w is not None and w.dead is None}
+
+    def hosted(self) -> dict[int, int]:
+        """Live worker pid -> number of engines the worker itself holds (asked over its pipe, so
+        it shows that closed engines were really freed there)."""
+        with self._lock:
+            live = [w for w in self._slots if w is not None and w.dead is None]
+        out = {}
+        for w in live:
+            try:
+                out[w.pid] = self._request(w, ("count", 0, "count", (), {}), "count", None)
+            except WorkerCrashed:
+                pass
+        return out
 
     def engines(self) -> dict[int, int]:
         """Live engine handle id -> pid of the worker hosting it (for monitoring and tests)."""

@@ -36,7 +36,7 @@ from agentgym.core.errors import NoExpert
 from agentgym.core.types import EnvSpec, StepResult
 from agentgym.envs.alfworld import tasks
 from agentgym.envs.alfworld.prompt import INSTRUCTION
-from agentgym.envs.worker_pool import EngineHandle, EnginePool, shared_pool
+from agentgym.envs.worker_pool import EngineHandle, EnginePool, WorkerCrashed, shared_pool
 
 _BANNER = re.compile(r"^\s*-= Welcome to TextWorld, ALFRED! =-\s*")
 _ARRIVE = re.compile(r"^You arrive at (?:loc \d+|[a-z]+ \d+)\. (?=\S)")
@@ -108,12 +108,21 @@ class ALFWorldEnv(Env):
             raise
 
     def _reset(self, task_id: int) -> tuple[str, dict[str, Any]]:
-        if self._engine is None:
-            self._engine = (self._pool or engine_pool()).create(ENGINE)
-            self._lost = ""
         settings = {k: os.environ.get(k) for k in SETTINGS}
-        text, info, self._admissible = self._call("reset", task_id, settings)
-        return text, info
+        for attempt in range(2):
+            fresh = self._engine is None or not self._engine.alive
+            if fresh:
+                self._engine = (self._pool or engine_pool()).create(ENGINE)
+                self._lost = ""
+            try:
+                text, info, self._admissible = self._call("reset", task_id, settings)
+                return text, info
+            except WorkerCrashed:
+                # A reset needs no earlier state: if the old engine's worker had died unnoticed,
+                # start over on a fresh engine instead of failing the reset too.
+                if fresh or attempt:
+                    raise
+        raise AssertionError("unreachable")
 
     def _step(self, action: str) -> StepResult:
         obs, reward, terminated, info, self._admissible = self._call("step", action)
