@@ -14,11 +14,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import importlib.util
-import inspect
 import os
 import pickle
 import signal
-from typing import Any
 
 import httpx
 import pytest
@@ -115,18 +113,11 @@ alfworld = pytest.mark.skipif(
 )
 
 
-def _server_kwargs() -> dict[str, Any]:
-    """The /expert route may be behind a flag (``create_app(expert=True)``); turn it on if so."""
-    from agentgym.server.app import create_app
-
-    return {"expert": True} if "expert" in inspect.signature(create_app).parameters else {}
-
-
 @pytest.fixture(scope="module")
 def url():
     from agentgym.server.testing import run_server
 
-    with run_server(["alfworld"], **_server_kwargs()) as u:
+    with run_server(["alfworld"], expert=True) as u:  # the /expert route (the answer key) on
         yield u
 
 
