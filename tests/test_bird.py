@@ -1,6 +1,8 @@
 """BIRD: database builds, generated questions, safe execution, reward, BIRD-on-disk loader, HTTP.
+(Hostile SQL, hostile replies and hostile session kwargs: tests/test_hardening_sql.py.)
 
-The databases are built once into the cache dir ($AGENTGYM_BIRD_CACHE or ~/.cache/agentgym/bird):
+The databases are built once into the cache dir ($AGENTGYM_BIRD_CACHE, $AGENTGYM_CACHE/bird or
+~/.cache/agentgym/bird):
 the first run on a machine pays the build (~15-30 s), later runs reuse it.
 """
 

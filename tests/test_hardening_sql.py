@@ -55,7 +55,7 @@ ATTACKS: dict[str, tuple[str, str]] = {
     "substr_concat": (f"SELECT substr({A500} || {A500} || {A500}, 1, 2000000)", TOO_BIG),
     "randomblob_rows": ("SELECT randomblob(900000) FROM lineitem", "larger than"),
     # O(n*m) inside one C call: only the worker kill stops these
-    "instr_quadratic": (f"SELECT instr({A500}, substr({A500}, 1, 250000) || 'b')", TIME),
+    "instr_quadratic": (f"SELECT instr({A500} || {A500}, {A500} || 'b')", TIME),  # ~2.5e11 byte compares
     "ltrim_quadratic": (
         f"SELECT length(ltrim({A500} || {A500}, replace(hex(zeroblob(40000)), '0', 'b') || 'a'))",
         TIME,
@@ -176,6 +176,18 @@ def test_printf_still_formats(tpch: Path) -> None:
     want = [("3.14|   42|ab  |%|zzz|000007|", "ff", None, "0")]
     assert execute(tpch, sql).rows == want
     assert execute(tpch, sql, isolate=False).rows == want
+
+
+def test_printf_check_is_linear_in_the_format(tpch: Path) -> None:
+    """The checked printf scans the format with a regex: hostile formats cost linear time."""
+    for fmt in (
+        "replace(hex(zeroblob(200000)), '00', '%-')",  # 200k directives
+        "'%' || replace(hex(zeroblob(400000)), '0', '0') || 'd'",  # flags then nothing
+        "replace(hex(zeroblob(200000)), '00', '%%')",
+        "'%' || replace(hex(zeroblob(400000)), '0', 'l') || 'd'",
+    ):
+        out, _ = guarded(lambda f=fmt: execute(tpch, f"SELECT length(printf({f}))", isolate=False))
+        assert not isinstance(out, Exception) or isinstance(out, SQLError), out
 
 
 def test_a_killed_idle_worker_is_replaced(tpch: Path) -> None:

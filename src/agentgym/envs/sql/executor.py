@@ -74,7 +74,8 @@ MAX_RESULT_BYTES = 256 << 20
 KILL_GRACE_S = 0.5
 """How long past the time limit the parent waits for the worker's own (graceful) timeout answer."""
 WORKERS_ENV_VAR = "AGENTGYM_SQL_WORKERS"
-"""Idle sandbox workers kept per process (default 4); at most 4x as many run at once."""
+"""Idle sandbox workers kept per process (default 4); at most twice as many run at once (each may
+hold up to ~300 MB for ``timeout_ms``; past that, queries queue)."""
 QUEUE_TIMEOUT_S = 60.0
 SPAWN_TIMEOUT_S = 30.0
 
@@ -365,6 +366,6 @@ def sandbox() -> SandboxPool:
         with _pool_lock:
             if _pool is None:
                 n = _workers_setting()
-                _pool = SandboxPool(max_idle=n, max_live=4 * n)
+                _pool = SandboxPool(max_idle=n, max_live=2 * n)
                 atexit.register(_pool.close)
     return _pool
