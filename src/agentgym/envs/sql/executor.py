@@ -150,6 +150,16 @@ class _WorkerGone(Exception):
     """The worker died, or was killed, before it answered."""
 
 
+def _worker_env() -> dict[str, str]:
+    """The worker's environment: what an interpreter may need to start (a custom build's library
+    path, the locale), nothing else of the server's; few malloc arenas, so the address-space limit
+    is spent on data rather than on reserved arenas."""
+    keep = ("PATH", "LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH", "LANG", "LC_ALL", "LC_CTYPE")
+    env = {k: os.environ[k] for k in keep if k in os.environ}
+    env["MALLOC_ARENA_MAX"] = "2"
+    return env
+
+
 class _Worker:
     """One sandbox process: requests on its stdin, answers on its stdout (length-prefixed marshal)."""
 
@@ -158,7 +168,7 @@ class _Worker:
             [sys.executable, "-I", "-S", sqlworker.__file__],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            env={"MALLOC_ARENA_MAX": "2"},  # few malloc arenas: the address-space limit is for data
+            env=_worker_env(),
             close_fds=True,
         )
         assert self.proc.stdin is not None and self.proc.stdout is not None
