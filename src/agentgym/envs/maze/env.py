@@ -22,7 +22,7 @@ from agentgym.core.types import EnvSpec, StepResult
 from agentgym.envs.maze import expert, prompt
 from agentgym.envs.maze.tasks import MOVES, TEST_IDS, TRAIN_IDS, MazeTask, Pos, get_task, goal_distances
 
-_ACTION = re.compile(r"move\s+(up|down|left|right)", re.IGNORECASE)
+_ACTION = re.compile(r"move\s++(up|down|left|right)", re.IGNORECASE)  # possessive: linear, one pass
 
 
 def parse_move(action: str) -> str | None:

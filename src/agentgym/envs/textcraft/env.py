@@ -26,20 +26,47 @@ from agentgym.core.types import EnvSpec, StepResult
 from agentgym.envs.textcraft import expert, prompt, tasks
 from agentgym.envs.textcraft.recipes import Recipe, RecipeGraph, recipe_graph
 
+# The action is normalised first (`_norm`: single spaces, no newline), so each ``\s+`` below
+# matches one space: the patterns are linear. "craft ... using ..." is cut by `split_craft`.
 _GET = re.compile(r"get\s+(\d+)\s+(.+)")
-_CRAFT = re.compile(r"craft\s+(?:(\d+)\s+)?(.+?)\s+using\s+(.+)")
+_CRAFT_COUNT = re.compile(r"(\d+) ")
 _INGREDIENT = re.compile(r"(\d+)\s+(.+)")
-_LONG_NUMBER = re.compile(r"\d{19}")
-r"""A count this long is no count (and past 4,300 digits ``int()`` raises): the action is invalid.
-
-The three patterns above are linear: the action is normalised first (single spaces, no newline),
-so each ``\s+`` matches one space and the lazy item name stops at the first " using "."""
+MAX_COUNT_DIGITS = 18
+"""A longer count is no count (and past 4,300 digits ``int()`` raises): the action is invalid."""
+TOO_LONG = f"Counts are small numbers: this action has a count of more than {MAX_COUNT_DIGITS} digits."
 MAX_DISTRACTORS = 10
 MAX_GET = 1000
 
 
 def _norm(text: str) -> str:
     return " ".join(text.lower().replace("_", " ").split()).rstrip(".")
+
+
+def split_craft(act: str) -> tuple[str | None, str, str] | None:
+    r"""``(count, item, ingredients)`` of a `_norm`-ed ``craft [<count>] <item> using <ingredients>``.
+
+    The groups of ``re.fullmatch(r"craft\s+(?:(\d+)\s+)?(.+?)\s+using\s+(.+)", act)``, as before,
+    but with one substring search instead of the lazy item's try-" using "-at-every-character
+    (linear either way; 60 ms against 2 ms for a megabyte): the count when what follows it
+    still has an item and " using ", else no count (the digits then start the item).
+    """
+    if not act.startswith("craft "):
+        return None
+    rest = act[6:]
+    m = _CRAFT_COUNT.match(rest)
+    if m is not None:
+        tail = _split_using(rest[m.end() :])
+        if tail is not None:
+            return m.group(1), *tail
+    tail = _split_using(rest)
+    return None if tail is None else (None, *tail)
+
+
+def _split_using(text: str) -> tuple[str, str] | None:
+    i = text.find(" using ", 1)  # the item has at least one character
+    if i < 0 or i + len(" using ") >= len(text):  # ... and so do the ingredients
+        return None
+    return text[:i], text[i + len(" using ") :]
 
 
 class TextCraftEnv(Env):
@@ -84,12 +111,14 @@ class TextCraftEnv(Env):
         act = _norm(action)
         if act in ("inventory", "check inventory", "show inventory"):
             return self._result(prompt.inventory(self.inventory))
-        if _LONG_NUMBER.search(act):
-            return invalid("Counts are small numbers: the action has a number of more than 18 digits.")
         if m := _GET.fullmatch(act):
+            if len(m.group(1)) > MAX_COUNT_DIGITS:
+                return invalid(TOO_LONG)
             return self._get(int(m.group(1)), m.group(2))
-        if m := _CRAFT.fullmatch(act):
-            return self._craft(m.group(1), m.group(2), m.group(3))
+        if craft := split_craft(act):
+            if craft[0] is not None and len(craft[0]) > MAX_COUNT_DIGITS:
+                return invalid(TOO_LONG)
+            return self._craft(*craft)
         return invalid(
             f'"{action.strip()[:80]}" is not a valid action. Use "get <count> <item>", '
             '"craft <count> <item> using <count> <item>, ..." or "inventory".'
@@ -131,6 +160,8 @@ class TextCraftEnv(Env):
         given: list[tuple[str, int]] = []
         for part in ingredients.split(","):
             m = _INGREDIENT.fullmatch(part.strip())
+            if m and len(m.group(1)) > MAX_COUNT_DIGITS:
+                return invalid(TOO_LONG)
             if not m or int(m.group(1)) < 1:
                 return invalid(f'Could not read the ingredient "{part.strip()}": write "<count> <item>".')
             given.append((m.group(2), int(m.group(1))))

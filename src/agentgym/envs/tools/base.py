@@ -29,13 +29,12 @@ import json
 import math
 import random
 import re
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from agentgym.core.env import Env, invalid
-from agentgym.core.react import format_reply
+from agentgym.core.react import after_last_action, format_reply
 from agentgym.core.types import StepResult
 
 MAX_REPLY_CHARS = 16_384
@@ -50,8 +49,8 @@ MAX_OUTPUT_CHARS = 6000
 
 # Every pattern here is linear in the reply's length (a hostile client may send the longest reply
 # the cap allows, and the cap can be raised): no two adjacent quantifiers can trade characters.
-# ``\s*+`` is possessive - ":" / "A" are never whitespace, so giving whitespace back could not help.
-_ACTION = re.compile(r"Action\s*+:", re.IGNORECASE)
+# ``\s*+`` is possessive - "A" is never whitespace, so giving whitespace back could not help.
+# The last "Action:" is found by `agentgym.core.react.after_last_action` (one backward pass).
 _WITH_INPUT = re.compile(r"with\s*+Action Input:", re.IGNORECASE)
 """Where the tool name ends and the input begins: the first ``with Action Input:`` after ``Action:``.
 
@@ -206,10 +205,10 @@ def parse_action(reply: str) -> tuple[str, dict[str, Any]] | str:
     for tok in _EOS:
         if text.endswith(tok):
             text = text[: -len(tok)].rstrip()
-    last = deque(_ACTION.finditer(text), maxlen=1)  # the last "Action:" (the original: split()[-1])
-    if not last:
+    rest = after_last_action(text)  # after the last "Action:" (the original: re.split(...)[-1])
+    if rest is None:
         return FORMAT_ERROR
-    call = text[last[0].end() :].strip()
+    call = rest.strip()
     m = _WITH_INPUT.search(call)
     if not m:
         return FORMAT_ERROR

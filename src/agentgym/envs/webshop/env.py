@@ -32,15 +32,31 @@ from agentgym.envs.webshop.pages import Browser
 from agentgym.envs.webshop.reward import purchase_reward
 from agentgym.envs.webshop.world import World, data_path_from_env, get_world
 
-_ACTION = re.compile(r"\s*+(search|click)\s*+\[(.*)\]\s*+\.?\s*+", re.IGNORECASE | re.DOTALL)
-r"""``search[...]`` / ``click[...]``, used with ``fullmatch``; linear in the action's length.
+_VERB = re.compile(r"\s*+(search|click)\s*+\[", re.IGNORECASE)
 
-The original ``^\s*(search|click)\s*\[(.*)\]\s*\.?\s*$`` was quadratic: after a ``]``, the two
-``\s*`` around the optional full stop could share a run of whitespace in every possible way
-before failing (``"search[]" + " " * 32_000 + "x"`` held the server for seconds). Whitespace is
-never a ``.`` or the end, so possessive ``\s*+`` never needs to give any back; the greedy ``(.*)``
-still takes the last ``]`` that only whitespace and one full stop follow, as before; and
-``fullmatch`` replaces ``^...$`` (``$`` also matched before a final newline, which ``\s*+`` eats)."""
+
+def parse_action(action: str) -> tuple[str, str] | None:
+    r"""``(verb, text between the brackets)`` of ``search[...]`` / ``click[...]``, else None.
+
+    Exactly the groups of the original ``^\s*(search|click)\s*\[(.*)\]\s*\.?\s*$`` (DOTALL,
+    any case): the closing bracket is the last one, which only blanks and one full stop may
+    follow. The original was quadratic - after a ``]`` its two ``\s*`` around the optional full
+    stop could share a run of blanks in every possible way before failing (``"search[]" + " " *
+    32_000 + "x"`` held the server for seconds) - and even made linear, its greedy ``(.*)``
+    backed off one character at a time, trying every ``]`` (50 ms for a megabyte of ``"] "``).
+    Here: one anchored match for the verb, then `str.rstrip` from the end.
+    """
+    head = _VERB.match(action)
+    if head is None:
+        return None
+    tail = action.rstrip()  # \s*+$
+    if tail.endswith("."):  # \.?  then  \s*+
+        tail = tail[:-1].rstrip()
+    if not tail.endswith("]") or len(tail) - 1 < head.end():
+        return None
+    return head.group(1), action[head.end() : len(tail) - 1]
+
+
 VERSION = "1"
 MAX_OPTION_PRODUCTS = 10_000
 """The largest catalog a remote client may ask for (~2.5 s to build, ~40 MB)."""
@@ -172,10 +188,10 @@ class WebShopEnv(Env):
     def _step(self, action: str) -> StepResult:
         assert self.browser is not None and self.goal is not None
         b = self.browser
-        m = _ACTION.fullmatch(action)
-        if m is None:
+        parsed = parse_action(action)
+        if parsed is None:
             return self._invalid('an action is "search[keywords]" or "click[label]"')
-        verb, arg = m.group(1).lower(), m.group(2).strip()
+        verb, arg = parsed[0].lower(), parsed[1].strip()
         if verb == "search":
             if not b.has_search_bar():
                 return self._invalid('there is no search bar on this page; click "Back to Search" first')

@@ -32,10 +32,16 @@ from agentgym.envs.wordle.words import WORD_LENGTH, word_lists
 
 GUESSES = 6
 _STRIP = re.compile(r"[\s\"'`.,!]")
+_STRIP_ASCII = dict.fromkeys(ord(c) for c in " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\"'`.,!")
+r"""`_STRIP` on ASCII text (``\s`` there is these whitespace characters): `str.translate` drops
+them in one pass, where ``re.sub`` pays a replacement per dropped character (~200 ms for a
+megabyte of blanks; both linear)."""
 
 
 def parse_guess(action: str) -> str:
     """``" F r o w n. "`` -> ``"frown"`` (spaces, quotes and punctuation around letters dropped)."""
+    if action.isascii():
+        return action.translate(_STRIP_ASCII).lower()
     return _STRIP.sub("", action).lower()
 
 
