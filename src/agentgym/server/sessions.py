@@ -36,7 +36,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import ValidationError
 
@@ -106,7 +106,10 @@ def validate_options(cls: type[Env], kwargs: Mapping[str, Any] | None) -> dict[s
 
 def _describe(field: Any) -> str:
     """'int >= 1, <= 1000' - a field's type and bounds for an error message."""
-    ann = getattr(field.annotation, "__name__", None) or str(field.annotation).replace("typing.", "")
+    if get_origin(field.annotation) is Literal:
+        ann = "one of " + ", ".join(repr(v) for v in get_args(field.annotation))
+    else:
+        ann = getattr(field.annotation, "__name__", None) or str(field.annotation).replace("typing.", "")
     bounds = [
         f"{op} {getattr(m, attr)}"
         for m in field.metadata
