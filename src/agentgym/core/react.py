@@ -67,7 +67,7 @@ def after_last_action(text: str) -> str | None:
 
 
 def _keep_safe(text: str) -> str:
-    """``re.sub(r"[^A-Za-z0-9, ]", "", text)`` at memcpy speed (bytes.translate deletes)."""
+    """``re.sub(r"[^A-Za-z0-9, ]", "", text)`` in two C passes (re.sub paid a call per removed character)."""
     return text.encode("ascii", "ignore").translate(None, _UNSAFE_ASCII).decode("ascii")
 
 
