@@ -59,7 +59,7 @@ def parse_action(action: str) -> tuple[str, str] | None:
 
 VERSION = "1"
 MAX_OPTION_PRODUCTS = 10_000
-"""The largest catalog a remote client may ask for (~2.5 s to build, ~40 MB)."""
+"""The largest catalog a remote client may ask for (about a second to build here, ~48 MB)."""
 MAX_OPTION_SEED = 2**31 - 1
 
 

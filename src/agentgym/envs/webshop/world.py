@@ -5,7 +5,7 @@ sure concurrent first sessions build it once). Sessions only read it; their own 
 `agentgym.envs.webshop.pages.Browser`.
 
 **The cache is bounded.** A client may pick a catalog ``seed`` and size (`WebShopOptions`), and
-each new pair builds a world of about 4 KB per product (8 MB for the default 2,000): kept
+each new pair builds a world of about 4-5 KB per product (8-10 MB for the default 2,000): kept
 forever, a client walking through seeds would grow the server without limit. So:
 
 * the server's own worlds are *pinned* - the original data (``$WEBSHOP_DATA`` /
@@ -45,8 +45,8 @@ _BYTES_PER_CHAR = 4
 """Python strings, the tantivy index's postings and stored text, per character of product text."""
 _BYTES_PER_PRODUCT = 2500
 """Object headers, the by-ASIN dict, the search index's per-doc overhead and the goals built on
-demand (about two per product). With `_BYTES_PER_CHAR`: ~8 MB for 2,000 generated products,
-what a new seed was measured to add to a server's RSS."""
+demand (about two per product). With `_BYTES_PER_CHAR`: 9.6 MB for 2,000 generated products,
+a little above the 8.3 MB a new seed was measured to add to a server's RSS."""
 
 log = logging.getLogger(__name__)
 
