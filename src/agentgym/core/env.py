@@ -153,16 +153,18 @@ class Env(ABC):
         return f"<{type(self).__name__} {self.spec.id} v{self.spec.version} task={self.task_id}>"
 
 
-_TASK_IDS: dict[int, frozenset[int]] = {}
+_TASK_IDS: dict[int, tuple[EnvSpec, frozenset[int]]] = {}
 
 
 def _task_ids(spec: EnvSpec) -> frozenset[int]:
-    """All task ids of a spec, built once per spec (not per session: a set of 10k ids is ~0.5 MB)."""
-    key = id(spec)
-    ids = _TASK_IDS.get(key)
-    if ids is None:
-        ids = _TASK_IDS[key] = frozenset(i for split in spec.splits.values() for i in split)
-    return ids
+    """All task ids of a spec, built once per spec (not per session: a set of 10k ids is ~0.5 MB).
+
+    Keyed by ``id(spec)`` but holding the spec itself: an id alone could be reused by a later spec
+    once the first is freed, which handed that spec the wrong task set."""
+    entry = _TASK_IDS.get(id(spec))
+    if entry is None or entry[0] is not spec:
+        entry = _TASK_IDS[id(spec)] = (spec, frozenset(i for split in spec.splits.values() for i in split))
+    return entry[1]
 
 
 def invalid(observation: str, **info: Any) -> StepResult:

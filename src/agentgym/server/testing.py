@@ -130,7 +130,9 @@ def _run_process(
 ) -> Iterator[str]:
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_child, args=(env_ids, register, log_level, app_kwargs, child), daemon=True)
+    # Not a daemon: envs that run their engines in worker processes (ALFWorld) must be able to start
+    # children, which a daemonic process may not. The finally below always stops it.
+    proc = ctx.Process(target=_child, args=(env_ids, register, log_level, app_kwargs, child), daemon=False)
     proc.start()
     try:
         if not parent.poll(timeout_s):
