@@ -316,3 +316,28 @@ def test_success_threshold() -> None:
     assert env.is_success(1.0) and not env.is_success(0.99)
     spec = GuessEnv.spec.model_copy(update={"success_threshold": 0.5})
     assert spec.success_threshold == 0.5
+
+
+def test_task_id_cache_survives_reused_object_ids():
+    """A spec freed and a new one allocated at the same address must not share cached task ids."""
+    import gc
+
+    from agentgym.core.env import _task_ids
+    from agentgym.core.types import EnvSpec
+
+    def spec(n: int) -> EnvSpec:
+        return EnvSpec(
+            id=f"s{n}", version="1", max_rounds=1, metric="success", action_format="raw",
+            splits={"test": [n]},
+        )  # fmt: skip
+
+    first = spec(0)
+    assert _task_ids(first) == {0}
+    old = id(first)
+    del first
+    gc.collect()
+    for n in range(1, 5000):  # CPython hands a freed address out again soon
+        s = spec(n)
+        assert _task_ids(s) == {n}
+        if id(s) == old:
+            break
