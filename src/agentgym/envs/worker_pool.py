@@ -226,6 +226,11 @@ class _Worker:
     """One worker process, its pipe, the lock that serialises requests to it, and its engines."""
 
     def __init__(self, pool: EnginePool, slot: int) -> None:
+        if mp.current_process().daemon:
+            raise RuntimeError(
+                f"{pool.name} engines run in worker processes, and this process is a daemonic "
+                "multiprocessing child, which may not start processes: run it with daemon=False"
+            )
         ctx = mp.get_context(pool.start_method)
         parent, child = ctx.Pipe()
         self.process = ctx.Process(
