@@ -16,7 +16,8 @@ Two ways to find the agent tokens, chosen per tokenizer:
 * a template with ``{% generation %}`` (ours, `agentgym.train.tiny.CHAT_TEMPLATE`) gives HF's
   ``assistant_masks`` directly - the template itself honours the ``loss`` key;
 * any other template (e.g. SmolLM2's): each agent turn's character span is found by rendering the
-  conversation prefix before and after it, then tokens are matched to spans with the offset mapping.
+  conversation prefix before and after it, then every token whose offsets overlap a span is trained
+  (also a token BPE merged from the header's end and the reply's start, as HF's masks do).
 
 Both include the end-of-turn token (so the model learns to stop) and agree on our template (tested).
 """
@@ -77,20 +78,29 @@ def _render(tokenizer: Any, msgs: list[dict[str, Any]], add_generation_prompt: b
     return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=add_generation_prompt)
 
 
+_SENTINEL = "\x00agentgym-agent-turn\x00"
+
+
 def agent_spans(tokenizer: Any, msgs: list[dict[str, Any]]) -> tuple[str, list[tuple[int, int]]]:
     """The rendered text and the character spans of the trainable agent turns (template-agnostic).
 
     A span runs from the end of the prefix rendered with the assistant header (generation prompt)
     to the end of the prefix including the turn, minus trailing whitespace after the end token.
+    A conversation opening with an agent turn has no prefix to render: its span starts where the
+    template puts a sentinel content (after any system prompt the template inserts).
     """
     text = _render(tokenizer, msgs)
     spans = []
     for i, m in enumerate(msgs):
         if m["role"] != "assistant" or not m.get("loss", True):
             continue
-        before = _render(tokenizer, msgs[:i], add_generation_prompt=True) if i else ""
         after = _render(tokenizer, msgs[: i + 1])
-        if not text.startswith(after) or not after.startswith(before):
+        if i:
+            before = _render(tokenizer, msgs[:i], add_generation_prompt=True)
+        else:  # nothing to render before it, and a template may insert a system prompt: use a sentinel
+            probe = _render(tokenizer, [{**m, "content": _SENTINEL}])
+            before = probe[: probe.find(_SENTINEL)] if _SENTINEL in probe else None
+        if before is None or not text.startswith(after) or not after.startswith(before):
             raise ValueError("the chat template does not render conversations prefix-consistently")
         end = len(after.rstrip())
         if end > len(before):
@@ -104,10 +114,13 @@ def _encode_by_spans(tokenizer: Any, msgs: list[dict[str, Any]]) -> Encoded:
     ids, offsets = enc["input_ids"], enc["offset_mapping"]
     labels = [IGNORE] * len(ids)
     j = 0
-    for k, (start, _end) in enumerate(offsets):
+    for k, (start, end) in enumerate(offsets):
         while j < len(spans) and start >= spans[j][1]:
             j += 1
-        if j < len(spans) and spans[j][0] <= start < spans[j][1]:
+        # a token overlapping a span is trained, also one that BPE merged from the end of the
+        # assistant header and the start of the reply: it holds reply characters (HF's
+        # assistant_masks count it too)
+        if j < len(spans) and (start >= spans[j][0] or end > spans[j][0]):
             labels[k] = ids[k]
     return Encoded(list(ids), labels)
 
