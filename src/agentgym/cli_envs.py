@@ -183,14 +183,19 @@ def check(
     token: str | None = typer.Option(
         None, envvar="AGENTGYM_TOKEN", help="With --server: bearer token of a server started with --token."
     ),
+    timeout: float | None = typer.Option(
+        None, "--timeout", help="With --server: seconds to wait for each answer (default 120)."
+    ),
 ) -> None:
     """Check an env against the `Env` contract and measure its expert on the test split; or, with
     --server, check a running env server's HTTP protocol (any implementation) for conformance."""
     if server is not None:
-        _check_server(server, env, original, tasks, sessions, episodes, json_out, token)
+        _check_server(server, env, original, tasks, sessions, episodes, json_out, token, timeout)
         return
-    if original or json_out or sessions is not None or episodes is not None:
-        typer.echo("error: --original, --sessions, --episodes and --json need --server URL", err=True)
+    if original or json_out or sessions is not None or episodes is not None or timeout is not None:
+        typer.echo(
+            "error: --original, --sessions, --episodes, --timeout and --json need --server URL", err=True
+        )
         raise typer.Exit(2)
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -248,6 +253,7 @@ def _check_server(
     episodes: int | None,
     json_out: bool,
     token: str | None,
+    timeout: float | None,
 ) -> None:
     """``check --server``: run the conformance checks; exit 1 on any failed check.
 
@@ -260,7 +266,13 @@ def _check_server(
 
     from agentgym.server.conformance import Options, check_server
 
-    for name, value, low in (("--tasks", tasks, 1), ("--sessions", sessions, 1), ("--episodes", episodes, 2)):
+    limits = (
+        ("--tasks", tasks, 1),
+        ("--sessions", sessions, 1),
+        ("--episodes", episodes, 2),
+        ("--timeout", timeout, 0.001),
+    )
+    for name, value, low in limits:
         if value is not None and value < low:
             typer.echo(f"error: {name} must be at least {low}", err=True)
             raise typer.Exit(2)
@@ -269,6 +281,7 @@ def _check_server(
         sessions=sessions or defaults.sessions,
         episodes=episodes or defaults.episodes,
         tasks=tasks or defaults.tasks,
+        timeout_s=timeout or defaults.timeout_s,
         token=token,
     )
     console = Console(highlight=False)

@@ -431,11 +431,20 @@ class Checker:
         except ProtocolError as e:
             check = Check(name, "fail", str(e))
         except httpx.HTTPError as e:
-            check = Check(name, "fail", f"{type(e).__name__}: {e or 'no answer'}{_where(e)}")
+            check = Check(name, "fail", self._http_failure(e))
         except (KeyError, ValueError, TypeError) as e:
             check = Check(name, "fail", f"unexpected response shape: {type(e).__name__}: {e}")
         self.report.checks.append(check)
         return check
+
+    def _http_failure(self, e: httpx.HTTPError) -> str:
+        """A transport error in words; a timeout says what to try, it is not a wrong answer."""
+        if isinstance(e, httpx.TimeoutException):
+            return (
+                f"{type(e).__name__}: no answer within {self.opts.timeout_s:g} s{_where(e)}; the server "
+                "is too slow for this load (try a larger --timeout or fewer --sessions)"
+            )
+        return f"{type(e).__name__}: {e or 'no answer'}{_where(e)}"
 
     def _skip(self, names: Sequence[str], reason: str) -> None:
         self.report.checks.extend(Check(n, "skip", reason) for n in names)
@@ -640,29 +649,34 @@ class Checker:
         return _verdict("unknown_task", problems, f"reset to task {task} (in no split): 404")
 
     async def malformed_json(self, d: V1Driver, task: int) -> Check:
+        """Truncated or invalid JSON, and NaN/Infinity (not JSON, though Python's parser takes them)."""
         sid = await d.create()
+        env = json.dumps(self.env)
+        bodies = [
+            ("create", "/v1/sessions", b'{"env": '),
+            ("reset", f"/v1/sessions/{sid}/reset", b"{task_id: 1}"),
+            ("step", f"/v1/sessions/{sid}/step", b'{"action": "look",'),
+            ("reset with NaN", f"/v1/sessions/{sid}/reset", b'{"task_id": NaN}'),
+            ("reset with Infinity", f"/v1/sessions/{sid}/reset", b'{"task_id": 0, "seed": Infinity}'),
+            (
+                "create with NaN",
+                "/v1/sessions",
+                f'{{"env": {env}, "kwargs": {{"max_rounds": NaN}}}}'.encode(),
+            ),
+        ]
+        problems = []
         try:
             await d.reset(sid, task, 0)
-            bad = b'{"action": "look",'
-            hdrs = {"content-type": "application/json"}
-            problems = [
-                self._error(
-                    "create", await self.client.post("/v1/sessions", content=b'{"env": ', headers=hdrs), 422
-                ),
-                self._error(
-                    "reset",
-                    await self.client.post(
-                        f"/v1/sessions/{sid}/reset", content=b"{task_id: 1}", headers=hdrs
-                    ),
-                    422,
-                ),
-                self._error(
-                    "step", await self.client.post(f"/v1/sessions/{sid}/step", content=bad, headers=hdrs), 422
-                ),
-            ]
+            for label, path, body in bodies:
+                r = await self.client.post(path, content=body, headers={"content-type": "application/json"})
+                if r.status_code == 201:  # a session was created after all: do not leave it behind
+                    await d.close(r.json()["session_id"])
+                problems.append(self._error(f"{label} {body.decode()!r}", r, 422))
         finally:
             await d.close(sid)
-        return _verdict("malformed_json", problems, "truncated/invalid JSON on create, reset, step: 422")
+        return _verdict(
+            "malformed_json", problems, "truncated/invalid JSON and NaN/Infinity on create, reset, step: 422"
+        )
 
     async def wrong_types(self, d: V1Driver, task: int) -> Check:
         sid = await d.create()
@@ -875,7 +889,9 @@ class Checker:
                 try:
                     await play(d, ep.task, ep.seed, 0, ep.actions)
                 except (ProtocolError, httpx.HTTPError) as e:
-                    errors.append(f"episode {i}: {e}")
+                    errors.append(
+                        f"episode {i}: {self._http_failure(e) if isinstance(e, httpx.HTTPError) else e}"
+                    )
                 latency[i] = time.perf_counter() - t0
 
         await asyncio.gather(*(one(i) for i in range(n)))
