@@ -314,8 +314,20 @@ def test_context_manager_closes_and_repr() -> None:
 def test_success_threshold() -> None:
     env = GuessEnv()
     assert env.is_success(1.0) and not env.is_success(0.99)
-    spec = GuessEnv.spec.model_copy(update={"success_threshold": 0.5})
-    assert spec.success_threshold == 0.5
+
+    class LaxGuess(GuessEnv):
+        spec = GuessEnv.spec.model_copy(update={"success_threshold": 0.5})
+
+    class StrictGuess(GuessEnv):
+        spec = GuessEnv.spec.model_copy(update={"success_threshold": 1.5})
+
+    assert LaxGuess().is_success(0.5) and not LaxGuess().is_success(0.49)
+    # the spec's threshold decides a finished episode's info["success"], the same reward 1.0 either way
+    for cls, success in ((GuessEnv, True), (StrictGuess, False)):
+        e = cls()
+        e.reset(0)
+        res = e.step(str(e.secret))
+        assert res.terminated and res.reward == 1.0 and res.info["success"] is success
 
 
 def test_task_id_cache_survives_reused_object_ids():

@@ -81,8 +81,17 @@ def test_tiny_model_generates_and_stops(tiny_dir):
         [{"role": "user", "content": "hi"}], add_generation_prompt=True, return_tensors="pt"
     )
     ids = ids["input_ids"] if not torch.is_tensor(ids) else ids
-    out = model.generate(ids, max_new_tokens=5, do_sample=False, pad_token_id=tok.pad_token_id)
-    assert out.shape[1] <= ids.shape[1] + 5
+    end = tok.convert_tokens_to_ids(IM_END)
+    out = model.generate(ids, max_new_tokens=5, do_sample=False)
+    assert torch.equal(out[0, : ids.shape[1]], ids[0])
+    new = out[0, ids.shape[1] :].tolist()
+    # the untrained model may or may not pick <|im_end|>; either way nothing follows the first one
+    assert new and (new.index(end) == len(new) - 1 if end in new else len(new) == 5)
+    # with every other token suppressed it must pick <|im_end|> first, and the saved generation
+    # config's eos stops it right there instead of at max_new_tokens
+    others = [i for i in range(model.config.vocab_size) if i != end]
+    out = model.generate(ids, max_new_tokens=5, do_sample=False, suppress_tokens=others)
+    assert out[0, ids.shape[1] :].tolist() == [end]
 
 
 def test_autotokenizer_also_loads_it(tiny_dir):

@@ -106,12 +106,19 @@ def test_parse_action_forms() -> None:
     # the last Action: wins, a Python dict literal is accepted, an end-of-sequence token is dropped
     reply = "Action: a with Action Input: {}\nThought: no\nAction: open_sheet with Action Input: {'name': 'Sales'}</s>"
     assert parse_action(reply) == ("open_sheet", {"name": "Sales"})
-    assert isinstance(parse_action("no action here"), str)
-    assert isinstance(parse_action("Action: get_projects"), str)
-    assert isinstance(parse_action("Action: get_projects with Action Input: [1, 2]"), str)
-    assert isinstance(parse_action("Action: get_projects with Action Input: {'a': 1"), str)
-    assert isinstance(parse_action("Action: f with Action Input: " + "[" * 3000 + "]" * 3000), str)
-    assert isinstance(parse_action("Action: f with Action Input: " + "x" * 9000), str)
+    # anything else is the message the agent sees, saying what is wrong
+    assert parse_action("no action here").startswith('Format error: the reply has no "Action:"')
+    assert parse_action("Action: get_projects").startswith(
+        'Format error: "with Action Input:" does not follow the tool name'
+    )
+    not_object = parse_action("Action: get_projects with Action Input: [1, 2]")
+    assert not_object.startswith("The action input must be a JSON object of named arguments")
+    unclosed = parse_action("Action: get_projects with Action Input: {'a': 1")
+    assert unclosed.startswith("The action input is not a valid JSON object (") and "at character" in unclosed
+    deep = parse_action("Action: f with Action Input: " + "[" * 3000 + "]" * 3000)  # no RecursionError
+    assert deep.startswith("The action input is not a valid JSON object")
+    too_long = parse_action("Action: f with Action Input: " + "x" * 9000)
+    assert too_long.startswith("The action input is too long (9000 characters; at most")
 
 
 INJECTIONS = [
