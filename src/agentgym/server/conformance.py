@@ -389,6 +389,8 @@ async def play(
 class Checker:
     """Runs the checks of one protocol against one env; each check becomes one `Check`."""
 
+    client: httpx.AsyncClient  # set by `run` for the duration of the checks
+
     def __init__(
         self,
         server: str,
