@@ -22,8 +22,8 @@ env family      info keys read (fallback when missing)
 ==============  ====================================================================================
 babyai          ``score`` (the step reward)
 sciworld        ``score`` (reward), ``task_name``, ``var_num``, ``task_description``
-                (`instruction()`), ``look`` (the reset observation; else the observation text),
-                ``possible_objects`` and ``goals`` (None)
+                (`instruction()`), ``look`` (the reset observation, and GET /observation's until
+                the first step; else the observation text), ``possible_objects`` and ``goals`` (None)
 textcraft       ``commands``, ``goal`` (None)
 alfworld        ``task_type`` (None)
 webshop         ``has_search_bar`` + ``clickables`` (else derived from `available_actions()`:
@@ -129,6 +129,7 @@ FAMILIES: dict[str, Family] = {
         reset_out=_BABYAI_STATE,
         step_out=("observation", "reward", "score", "done"),
         gets={"observation": _BABYAI_STATE},
+        root="This is environment BabyAI.",
     ),
     "sciworld": Family(
         id_key="id",
@@ -136,12 +137,13 @@ FAMILIES: dict[str, Family] = {
         reset_out=_SCI_RESET,
         step_out=("observation", "reward", "score", "done"),
         gets={
-            "observation": "observation",
+            "observation": "stored_observation",
             "action_hint": ("possible_actions", "possible_objects"),
             "task_description": "task_description",
-            "goals": "goals",
+            "goals": ("goals",),
             "detail": "detail",
         },
+        root="This is environment ScienceWorld.",
     ),
     "textcraft": Family(
         id_key="id",
@@ -153,6 +155,7 @@ FAMILIES: dict[str, Family] = {
         create_out=("id", "observation", "done", "reward"),
         create_reset="self",
         gets={"observation": "observation", "commands": "commands", "goal": "goal", "detail": "detail"},
+        root="This is environment TextCraft.",
     ),
     "alfworld": Family(
         id_key="id",
@@ -161,6 +164,7 @@ FAMILIES: dict[str, Family] = {
         reset_out=("id", "observation", "available_actions", "task_type"),
         step_out=("observation", "reward", "available_actions", "done"),
         gets={"available_actions": "available_actions", "observation": "observation", "detail": "detail"},
+        root="This is environment AlfWorld.",
     ),
     "webshop": Family(
         id_key="env_idx",
@@ -247,6 +251,14 @@ def _webshop_actions(c: _Ctx) -> dict[str, Any]:
     return {"has_search_bar": any(a.startswith("search[") for a in acts), "clickables": clicks}
 
 
+def _stored_observation(c: _Ctx) -> str:
+    """What the original SciWorld server stored as the observation: its reset one (``look``, the
+    look-around alone) until the first step, then the last step's."""
+    if c.s.env.rounds == 0 and "look" in c.info:
+        return c.info["look"]
+    return c.text
+
+
 def _filtered_vocab(c: _Ctx) -> Any:
     """A short word list, as the original returned (its client pastes it into the prompt)."""
     method = getattr(c.s.env, "filtered_vocab", None)
@@ -263,6 +275,7 @@ RESOLVERS: dict[str, Callable[[_Ctx], Any]] = {
     "observation": lambda c: c.text,
     "state": lambda c: c.text,
     "look": lambda c: c.info.get("look", c.text),
+    "stored_observation": _stored_observation,
     "reward": lambda c: c.reward,
     "score": lambda c: c.info.get("score", c.reward),
     "done": lambda c: bool(c.s.env.done),
