@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 
 import httpx
 import pytest
 
 import dummy_envs as de
-from agentgym.core.registry import make
-from agentgym.core.types import EnvSpec
+from agentgym.core.registry import make, register
+from agentgym.core.types import EnvSpec, StepResult
 from agentgym.server.testing import run_server
 from conftest import light_envs
 
@@ -52,7 +53,13 @@ def expect(r: httpx.Response, status: int, kind: str | None = None, text: str = 
 def test_health_and_env_specs(http):
     h = http.get("/v1/health").json()
     assert h["status"] == "ok" and set(h["envs"]) == set(ENVS)
-    assert h["envs"]["counter"] == {"sessions": h["envs"]["counter"]["sessions"], "capacity": 256}
+    assert h["envs"]["counter"]["capacity"] == 256
+    assert h["sessions"] == sum(e["sessions"] for e in h["envs"].values())
+    n = h["envs"]["counter"]["sessions"]
+    sid = new_session(http, task=None)  # the counts follow sessions opened and closed
+    assert http.get("/v1/health").json()["envs"]["counter"] == {"sessions": n + 1, "capacity": 256}
+    assert http.delete(f"/v1/sessions/{sid}").status_code == 204
+    assert http.get("/v1/health").json()["envs"]["counter"]["sessions"] == n
     specs = [EnvSpec.model_validate(s) for s in http.get("/v1/envs").json()]
     assert [s.id for s in specs] == [make(e).spec.id for e in ENVS]
     assert EnvSpec.model_validate(http.get("/v1/envs/sleepy").json()).blocking is True
@@ -168,23 +175,43 @@ def test_env_crash_is_500_and_isolated(http):
     assert "count 12" in http.post(f"/v1/sessions/{bad}/step", json={"action": "inc"}).json()["observation"]
 
 
-async def test_blocking_env_does_not_block_the_loop(url, http):
-    sid = new_session(http, "sleepy")
-    order: list[str] = []
-    async with httpx.AsyncClient(base_url=url, timeout=30) as c:
+class HeldEnv(de.SleepyEnv):
+    """A blocking env whose "hold" step stays in its worker thread until the test releases it."""
 
-        async def slow() -> None:
-            r = await c.post(f"/v1/sessions/{sid}/step", json={"action": "sleep"})
-            assert r.json()["info"]["thread"].startswith("agentgym-env")
-            order.append("sleep")
+    spec = de.SleepyEnv.spec.model_copy(update={"id": "held"})
+    entered = threading.Event()
+    release = threading.Event()
 
-        async def fast() -> None:
-            await asyncio.sleep(0.05)
-            assert (await c.get("/v1/health")).status_code == 200
-            order.append("health")
+    def _step(self, action: str) -> StepResult:
+        if action != "hold":
+            return super()._step(action)
+        HeldEnv.entered.set()
+        if not HeldEnv.release.wait(120):
+            raise RuntimeError("the test never released the step")
+        return StepResult("held", 0.0, False, False, {"thread": threading.current_thread().name})
 
-        await asyncio.gather(slow(), fast())
-    assert order == ["health", "sleep"], "the event loop must keep serving during a blocking step"
+
+async def test_blocking_env_does_not_block_the_loop(dummy_envs):
+    register("held", HeldEnv)
+    HeldEnv.entered.clear()
+    HeldEnv.release.clear()
+    with run_server(["held"]) as u:
+        async with httpx.AsyncClient(base_url=u, timeout=60) as c:
+            sid = (await c.post("/v1/sessions", json={"env": "held"})).json()["session_id"]
+            assert (await c.post(f"/v1/sessions/{sid}/reset", json={"task_id": 10})).status_code == 200
+            step = asyncio.create_task(c.post(f"/v1/sessions/{sid}/step", json={"action": "hold"}))
+            try:
+                assert await asyncio.to_thread(HeldEnv.entered.wait, 60), "the step never started"
+                # the step holds a worker thread until released: the event loop must still serve
+                # (a blocked loop would leave this request unanswered until the client times out)
+                health = await c.get("/v1/health")
+                assert health.json()["envs"]["held"]["sessions"] == 1
+                assert not step.done()
+            finally:
+                HeldEnv.release.set()
+            r = await step
+    assert r.status_code == 200 and r.json()["observation"] == "held"
+    assert r.json()["info"]["thread"].startswith("agentgym-env")
 
 
 def _play_local(env_id: str, task: int, seed: int, steps: int) -> tuple[list[str], list[str]]:
