@@ -158,13 +158,19 @@ async def test_async_capacity_retry(dummy_envs):
     with run_server(["counter"], capacity=1, retry_after_s=1) as u:
         async with AsyncEnvClient(u, retries=5, backoff_s=0.05) as client:
             first = await client.session("counter")
-
-            async def free_later() -> None:
-                await asyncio.sleep(0.3)
-                await first.close()
-
-            second, _ = await asyncio.gather(client.session("counter"), free_later())
-            await second.reset(10)
+            pending = asyncio.create_task(client.session("counter"))
+            for _ in range(6000):  # until it got its 503 and waits for a slot (bounded wait)
+                if client._waiters.get("counter") or pending.done():
+                    break
+                await asyncio.sleep(0.01)
+            assert not pending.done(), "the only slot is taken: the second session must wait"
+            assert client._waiters.get("counter"), "the refused request waits for a slot"
+            await first.close()  # frees the slot and wakes the waiter
+            second = await pending
+            assert second.session_id != first.session_id
+            assert "count 10" in (await second.reset(10)).text
+            (health,) = (await client.health()).values()
+            assert health["envs"]["counter"]["sessions"] == 1
             await second.close()
 
 
