@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -21,7 +22,7 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 import tinymodel  # noqa: E402
-from agentgym.agents.base import AgentError, ContextOverflow, EpisodeContext  # noqa: E402
+from agentgym.agents.base import AgentError, AgentReply, ContextOverflow, EpisodeContext  # noqa: E402
 from agentgym.agents.hf import HFGenerator, SamplingParams, _Request  # noqa: E402
 from agentgym.agents.model_server import create_app  # noqa: E402
 from agentgym.agents.openai_compat import OpenAIAgent  # noqa: E402
@@ -87,10 +88,29 @@ async def test_replies_match_the_model(server) -> None:
 async def test_concurrent_requests_are_batched(server) -> None:
     url, generator = server
     agent = agent_for(url, concurrency=8)
-    before = generator.batcher.batches
-    together = await asyncio.gather(*(agent.reply(msgs(i), ctx(i)) for i in range(8)))
+    before, requests = generator.batcher.batches, generator.stats["requests"]
+    started, release = threading.Event(), threading.Event()
+
+    def hold_first_forward(module, args) -> None:  # runs in the batcher's worker thread
+        if not started.is_set():
+            started.set()
+            release.wait(120)
+
+    # the first batch waits in its first forward pass until all 8 requests reached the generator,
+    # however slowly they arrive: the rest must then run together as the next batch
+    hook = generator.model.register_forward_pre_hook(hold_first_forward)
+    replies = asyncio.gather(*(agent.reply(msgs(i), ctx(i)) for i in range(8)))
+    try:
+        deadline = time.monotonic() + 120
+        while not (started.is_set() and generator.stats["requests"] - requests == 8):
+            assert time.monotonic() < deadline, "the 8 requests did not reach the generator"
+            await asyncio.sleep(0.01)
+    finally:
+        release.set()
+        hook.remove()
+    together = await replies
     used = generator.batcher.batches - before
-    assert used < 8 and max(generator.batcher.batch_sizes[-used:]) > 1
+    assert used <= 2 and sum(generator.batcher.batch_sizes[-used:]) == 8  # 8 requests, <= 2 batches
     alone = [await agent.reply(msgs(i), ctx(i)) for i in range(8)]
     assert [r.text for r in together] == [r.text for r in alone]
     await agent.aclose()
@@ -173,14 +193,18 @@ def test_api_key(model_path: Path, server) -> None:
         assert ok.status_code == 200
         assert http.get("/health").status_code == 200  # health stays open for probes
 
-        async def ask(key: str | None) -> str:
+        async def ask(key: str | None) -> AgentReply:
             agent = OpenAIAgent(url + "/v1", NAME, api_key=key, api_key_env="NO_SUCH_VAR", max_tokens=3)
             try:
-                return (await agent.reply(msgs(0), ctx())).text
+                return await agent.reply(msgs(0), ctx())
             finally:
                 await agent.aclose()
 
-        assert isinstance(asyncio.run(ask("sk-local")), str)
+        r = asyncio.run(ask("sk-local"))
+        # with the key: the model's own answer (generated directly; the server is idle now)
+        ids = generator.encode(msgs(0))
+        want = generator.generate_batch([_Request(ids, SamplingParams(max_new_tokens=3), 0)])[0]
+        assert (r.text, r.prompt_tokens, r.completion_tokens) == (want.text, len(ids), want.completion_tokens)
         with pytest.raises(AgentError, match="HTTP 401"):
             asyncio.run(ask(None))
 
