@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import threading
 import time
 from typing import Any
 
@@ -52,6 +53,7 @@ class Script:
         self.headers: list[dict[str, str]] = []
         self.in_flight = 0
         self.max_in_flight = 0
+        self.release = threading.Event()  # "slow" answers only once the test sets it
 
 
 def make_app(script: Script) -> FastAPI:
@@ -95,7 +97,7 @@ def make_app(script: Script) -> FastAPI:
         if scenario == "malformed":
             return {"choices": []}
         if scenario == "slow":
-            await asyncio.sleep(2)
+            await asyncio.to_thread(script.release.wait, 60)
             return completion("late")
         if scenario == "busy":
             script.in_flight += 1
@@ -194,13 +196,20 @@ async def test_client_errors_are_permanent(server, scenario: str, status: int, t
 
 
 async def test_malformed_reply_and_timeout(server) -> None:
-    url, _ = server
-    agent = agent_for(url, timeout=0.2, max_retries=1)
+    url, script = server
+    agent = agent_for(url, max_retries=1)  # the default timeout: a slow machine is not a timeout
     with pytest.raises(AgentError, match="malformed"):
         await agent.reply([{"role": "user", "content": "malformed"}], ctx())
-    with pytest.raises(AgentError, match="Timeout"):
-        await agent.reply([{"role": "user", "content": "slow"}], ctx())
     await agent.aclose()
+    # "slow" is not answered until released below, so the request times out however loaded we are
+    # (the message: httpx's ReadTimeout, or the agent's own "no reply within 0.2 s")
+    impatient = agent_for(url, timeout=0.2, max_retries=1)
+    try:
+        with pytest.raises(AgentError, match=r"Timeout|within 0\.2 s"):
+            await impatient.reply([{"role": "user", "content": "slow"}], ctx())
+    finally:
+        script.release.set()
+        await impatient.aclose()
 
 
 async def test_connection_refused_is_retried_then_fails() -> None:
