@@ -8,10 +8,13 @@ SciWorld / Wordle answers that broke the original clients.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+import threading
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -304,3 +307,43 @@ def test_sciworld_original_reset_is_the_look_around_alone():
         sid = c.post("/v1/sessions", json={"env": "sciworld"}).json()["session_id"]
         v1 = c.post(f"/v1/sessions/{sid}/reset", json={"task_id": task}).json()["observation"]
         assert v1 == shown, "our own route keeps description + look in one observation"
+
+
+GATE = threading.Event()
+
+
+class GatedEnv(de.CounterEnv):
+    """A blocking env whose "wait" step holds its worker thread until the test opens the gate."""
+
+    spec = de.CounterEnv.spec.model_copy(update={"id": "gated", "blocking": True})
+
+    def _step(self, action: str) -> Any:
+        if action == "wait":
+            assert GATE.wait(120), "the test never opened the gate"
+        return super()._step(action)
+
+
+async def test_a_blocking_env_with_every_thread_busy_does_not_starve_another():
+    """Slow calls of one blocking env (BIRD queries, ALFWorld resets) hold at most its own threads."""
+    register("gated", GatedEnv)
+    GATE.clear()
+    with run_server(["gated", "sleepy"], max_workers=2) as u:
+        async with httpx.AsyncClient(base_url=u, timeout=120) as c:
+
+            async def opened(env: str) -> str:
+                sid = (await c.post("/v1/sessions", json={"env": env})).json()["session_id"]
+                assert (await c.post(f"/v1/sessions/{sid}/reset", json={"task_id": 10})).status_code == 200
+                return sid
+
+            held = [await opened("gated") for _ in range(3)]  # more waiting steps than threads
+            other = await opened("sleepy")
+            waits = [
+                asyncio.create_task(c.post(f"/v1/sessions/{s}/step", json={"action": "wait"})) for s in held
+            ]
+            try:
+                r = await c.post(f"/v1/sessions/{other}/step", json={"action": "inc"})
+                assert r.status_code == 200, r.text
+                assert not any(w.done() for w in waits), "the gated steps were still waiting"
+            finally:
+                GATE.set()
+            assert all(w.status_code == 200 for w in await asyncio.gather(*waits))

@@ -11,7 +11,7 @@ Why each rule exists (the original servers broke each of them, reference §2/§9
   instead of sharing instances.
 * **Idle sessions are reaped** after ``ttl_s`` seconds without a call (the original never freed
   envs: no /close), and every env is closed on delete, reap and shutdown.
-* **Blocking engines run in worker threads.** Envs whose ``spec.blocking`` is True (JVM,
+* **Blocking engines run in worker threads** (a pool per env, ``max_workers`` threads each). Envs whose ``spec.blocking`` is True (JVM,
   TextWorld) are created, stepped and closed in a thread pool so the event loop keeps serving other
   sessions. Light envs (maze, wordle) are called inline: the thread hop costs ~100 us of server
   CPU per step (maze step through the app: ~85 us inline vs ~190 us threaded, measured in-process),
@@ -186,7 +186,9 @@ class SessionManager:
         self.threaded = threaded
         self.retry_after_s = retry_after_s
         self._max_workers = max_workers
-        self._pool: ThreadPoolExecutor | None = None
+        # One thread pool per env: slow calls of one env (BIRD queries up to their deadline, ALFWorld
+        # resets) cannot take every thread and starve another env's sessions.
+        self._pools: dict[str, ThreadPoolExecutor] = {}
         self._sessions: dict[str, EnvSession] = {}
         self._by_num: dict[int, EnvSession] = {}
         self._counts = dict.fromkeys(self.classes, 0)  # live + being created
@@ -211,9 +213,9 @@ class SessionManager:
             self._reaper = None
         for sid in list(self._sessions):
             await self.close(sid, "server shutdown")
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        for pool in self._pools.values():
+            pool.shutdown(wait=False, cancel_futures=True)
+        self._pools.clear()
 
     # ------------------------------------------------------------------- queries
     def counts(self) -> dict[str, int]:
@@ -277,7 +279,7 @@ class SessionManager:
         threaded = cls.spec.blocking if self.threaded is None else self.threaded
         try:
             # Options may make construction heavy (a bigger catalog): never on the event loop then.
-            env = await self._run(True, cls, **kw) if kw or threaded else cls()
+            env = await self._run(env_id, True, cls, **kw) if kw or threaded else cls()
         except (TypeError, ValueError) as e:
             self._counts[env_id] -= 1
             raise BadEnvArgs(f"env {env_id!r} rejected kwargs {sorted(kw)}: {e}") from e
@@ -307,7 +309,7 @@ class SessionManager:
             s.last_used = time.monotonic()
             try:
                 if s.threaded:
-                    return await self._run(True, fn, *args)
+                    return await self._run(s.env_id, True, fn, *args)
                 return fn(*args)
             except AgentGymError:
                 raise
@@ -322,15 +324,20 @@ class SessionManager:
             finally:
                 s.last_used = time.monotonic()
 
-    async def _run(self, threaded: bool, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def _run(
+        self, env_id: str, threaded: bool, fn: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> Any:
         if not threaded:
             return fn(*args, **kwargs)
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self._max_workers, thread_name_prefix="agentgym-env")
+        pool = self._pools.get(env_id)
+        if pool is None:
+            pool = self._pools[env_id] = ThreadPoolExecutor(
+                self._max_workers, thread_name_prefix=f"agentgym-{env_id}"
+            )
         loop = asyncio.get_running_loop()
         if kwargs:
-            return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
-        return await loop.run_in_executor(self._pool, fn, *args)
+            return await loop.run_in_executor(pool, lambda: fn(*args, **kwargs))
+        return await loop.run_in_executor(pool, fn, *args)
 
     # ------------------------------------------------------------------- close
     async def close(self, sid: str, reason: str = "deleted") -> None:
@@ -343,7 +350,7 @@ class SessionManager:
         async with s.lock:
             s.closed = True
             try:
-                await self._run(s.threaded, s.env.close)
+                await self._run(s.env_id, s.threaded, s.env.close)
             except Exception:
                 log.exception("closing env %s (session %s) failed", s.env_id, s.id)
             finally:
