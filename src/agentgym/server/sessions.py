@@ -332,7 +332,7 @@ class SessionManager:
         pool = self._pools.get(env_id)
         if pool is None:
             pool = self._pools[env_id] = ThreadPoolExecutor(
-                self._max_workers, thread_name_prefix=f"agentgym-{env_id}"
+                self._max_workers, thread_name_prefix=f"agentgym-env-{env_id}"
             )
         loop = asyncio.get_running_loop()
         if kwargs:
