@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 
@@ -249,18 +250,27 @@ async def test_cancelled_reply_stops_its_row(generator: HFGenerator) -> None:
     n = 256 - len(generator.encode(convo(0)))  # as many new tokens as the context allows
     agent = HFAgent(generator=generator, max_new_tokens=n)
     before = dict(generator.stats)
-    task = asyncio.create_task(agent.reply(convo(0), ctx(0)))
-    for _ in range(500):  # until the request is queued (no fixed sleep: the whole reply takes ~0.3 s)
-        if generator.stats["requests"] > before["requests"]:
-            break
-        await asyncio.sleep(0.002)
-    await asyncio.sleep(0.03)  # past the batch window: its batch has started
-    assert not task.done() and generator.stats["requests"] == before["requests"] + 1
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    forwards, generating, release = [0], threading.Event(), threading.Event()
+
+    def pause_second_forward(module, args) -> None:  # in the worker thread, before each forward pass
+        forwards[0] += 1
+        if forwards[0] == 2:  # the prompt's pass gave the first token: the row is generating
+            generating.set()
+            release.wait(120)
+
+    hook = generator.model.register_forward_pre_hook(pause_second_forward)
+    try:
+        task = asyncio.create_task(agent.reply(convo(0), ctx(0)))
+        assert await asyncio.to_thread(generating.wait, 120), "the row never started generating"
+        assert not task.done() and generator.stats["requests"] == before["requests"] + 1
+        task.cancel()  # mid-generation: the batch is paused inside its second forward pass
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    finally:
+        release.set()
+        hook.remove()
     assert generator.stats["cancelled"] == before["cancelled"] + 1
     r = await HFAgent(generator=generator, max_new_tokens=3).reply(convo(1), ctx(1))
     assert r.completion_tokens == 3
-    # the cancelled row stopped early instead of generating its n tokens
-    assert generator.stats["generated_tokens"] - before["generated_tokens"] < n + 3
+    # the cancelled row stopped after the token being computed (2 in all) instead of its n tokens
+    assert generator.stats["generated_tokens"] - before["generated_tokens"] <= 2 + 3
