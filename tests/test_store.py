@@ -84,8 +84,9 @@ def test_missing_run_is_a_clear_error(tmp_path):
         read_trajectories(tmp_path / "nope")
 
 
-# A real eval-style run in a subprocess: runner + store over the in-process client, a slow agent
-# so that the kill lands mid-run. Self-contained so the child needs nothing from the tests.
+# A real eval-style run in a subprocess: runner + store over the in-process client. Given a count
+# (argv[2]), the agent stops answering after that many replies, so the run stays mid-way until it
+# is killed however slow the machine is. Self-contained so the child needs nothing from the tests.
 CHILD = textwrap.dedent(
     """
     import asyncio, sys
@@ -106,8 +107,15 @@ CHILD = textwrap.dedent(
             self.n += 1
             return StepResult("ok", float(self.n == 3), self.n == 3, False, {})
 
+    HANG_AFTER = int(sys.argv[2]) if len(sys.argv) > 2 else None
+
     class Slow(Agent):
+        replies = 0
+
         async def reply(self, messages, ctx):
+            Slow.replies += 1
+            if HANG_AFTER is not None and Slow.replies > HANG_AFTER:
+                await asyncio.Event().wait()  # never set: stuck mid-run until SIGKILL
             await asyncio.sleep(0.01)
             return AgentReply("Thought: go\\nAction: go")
 
@@ -129,11 +137,13 @@ def test_resume_after_sigkill(tmp_path):
     script.write_text(CHILD)
     run_dir = tmp_path / "run"
     path = run_dir / TRAJECTORIES
+    # 45 replies: at most 15 episodes of 3 rounds finish, and at least 12 (at most 4 run at once,
+    # an unfinished one has had at most 2 replies), so the wait for 10 below ends
     proc = subprocess.Popen(
-        [sys.executable, str(script), str(run_dir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [sys.executable, str(script), str(run_dir), "45"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while _lines(path) < 10:
             assert proc.poll() is None, proc.stderr.read().decode()
             assert time.monotonic() < deadline, "the child wrote no episodes"
@@ -146,7 +156,7 @@ def test_resume_after_sigkill(tmp_path):
             proc.wait()
     assert proc.returncode == -signal.SIGKILL
     killed_at = len(read_trajectories(path))
-    assert 10 <= killed_at < 80, killed_at  # really mid-run
+    assert 10 <= killed_at <= 15, killed_at  # really mid-run
 
     done = subprocess.run(
         [sys.executable, str(script), str(run_dir)], capture_output=True, text=True, timeout=120
