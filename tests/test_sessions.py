@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import pytest
 
 import dummy_envs as de
 from agentgym.core.errors import NotReset, UnknownEnv, UnknownTask
+from agentgym.core.registry import register
+from agentgym.core.types import StepResult
 from agentgym.server.sessions import (
     AtCapacity,
     BadEnvArgs,
@@ -22,6 +25,44 @@ from agentgym.server.sessions import (
 @pytest.fixture
 def mgr(dummy_envs):
     return SessionManager(["counter", "crashy", "sleepy"], capacity={"counter": 3}, ttl_s=None)
+
+
+class GateEnv(de.SleepyEnv):
+    """A blocking env driven by events, not sleeps: "meet" returns only once two "meet" steps are
+    inside at the same time; "hold" sets ``entered`` and returns once the test sets ``release``."""
+
+    spec = de.SleepyEnv.spec.model_copy(update={"id": "gate"})
+    meeting = threading.Barrier(2, timeout=60)
+    entered = threading.Event()
+    release = threading.Event()
+    log: list[str] = []
+
+    def _step(self, action: str) -> StepResult:
+        if action == "meet":
+            GateEnv.meeting.wait()  # BrokenBarrierError (an EnvFailure) if the other never comes
+        elif action == "hold":
+            GateEnv.entered.set()
+            if not GateEnv.release.wait(60):
+                raise RuntimeError("the test never released the step")
+            GateEnv.log.append("step returns")
+        else:
+            return super()._step(action)
+        return StepResult(action, 0.0, False, False, {"thread": threading.current_thread().name})
+
+    def close(self) -> None:
+        GateEnv.log.append("close")
+        super().close()
+
+
+@pytest.fixture
+def gate(dummy_envs):
+    register("gate", GateEnv)
+    GateEnv.meeting.reset()
+    GateEnv.entered.clear()
+    GateEnv.release.clear()
+    GateEnv.log.clear()
+    yield GateEnv
+    GateEnv.release.set()  # never leave a worker thread waiting
 
 
 async def test_ids_are_unique_and_never_reused(mgr):
@@ -88,38 +129,43 @@ async def test_api_errors_pass_through_and_crashes_are_wrapped(mgr):
         await mgr.call(s, s.env.random_action, random.Random(0))
 
 
-async def test_blocking_env_runs_in_worker_threads_serialised_per_session(mgr):
-    a, b = await mgr.create("sleepy"), await mgr.create("sleepy")
+async def test_blocking_env_runs_in_worker_threads_serialised_per_session(gate):
+    mgr = SessionManager(["counter", "sleepy", "gate"], ttl_s=None)
+    a, b = await mgr.create("gate"), await mgr.create("gate")
     assert a.threaded and not (await mgr.create("counter")).threaded
     for s in (a, b):
         await mgr.call(s, s.env.reset, 10)
-    de.max_concurrent_sleeps(reset=True)
-    results = await asyncio.gather(*(mgr.call(s, s.env.step, "sleep") for s in (a, b)))
+    # each "meet" returns only when the other is inside too: different sessions run in parallel
+    results = await asyncio.gather(*(mgr.call(s, s.env.step, "meet") for s in (a, b)))
+    assert [r.observation for r in results] == ["meet", "meet"]
     assert all(r.info["thread"].startswith("agentgym-env") for r in results)
-    assert de.max_concurrent_sleeps(reset=True) == 2, "different sessions must run in parallel"
-    await asyncio.gather(mgr.call(a, a.env.step, "sleep"), mgr.call(a, a.env.step, "sleep"))
+    c = await mgr.create("sleepy")
+    await mgr.call(c, c.env.reset, 10)
+    de.max_concurrent_sleeps(reset=True)
+    await asyncio.gather(mgr.call(c, c.env.step, "sleep"), mgr.call(c, c.env.step, "sleep"))
     assert de.max_concurrent_sleeps(reset=True) == 1, "calls on one session must be serialised"
-    assert a.env.rounds == 3
+    assert c.env.rounds == 2
     await mgr.stop()
 
 
-async def test_reap_once_closes_idle_sessions_but_not_busy_ones(dummy_envs):
-    mgr = SessionManager(["counter", "sleepy"], ttl_s=5.0)
+async def test_reap_once_closes_idle_sessions_but_not_busy_ones(gate):
+    mgr = SessionManager(["counter", "gate"], ttl_s=5.0)
     idle = await mgr.create("counter")
-    busy = await mgr.create("sleepy")
+    busy = await mgr.create("gate")
     await mgr.call(busy, busy.env.reset, 10)
     n_closed = len(de.CLOSED)
-    task = asyncio.create_task(mgr.call(busy, busy.env.step, "sleep"))
-    await asyncio.sleep(0.05)  # let the step take the lock
+    task = asyncio.create_task(mgr.call(busy, busy.env.step, "hold"))
+    assert await asyncio.to_thread(gate.entered.wait, 60), "the step never started"  # holds the lock
     reaped = await mgr.reap_once(now=time.monotonic() + 60)
     assert reaped == [idle.id]
     assert de.CLOSED[n_closed:] == ["counter"], "env.close() must run on reap"
     with pytest.raises(UnknownSession, match="reaped after 5 s idle"):
         mgr.get(idle.id)
+    gate.release.set()
     await task
     assert mgr.get(busy.id) is busy
     await mgr.stop()
-    assert len(mgr) == 0 and de.CLOSED[-1] == "sleepy", "stop() must close every env"
+    assert len(mgr) == 0 and de.CLOSED[-1] == "gate", "stop() must close every env"
 
 
 async def test_reaper_task_runs_with_a_short_ttl(dummy_envs):
@@ -136,13 +182,19 @@ async def test_reaper_task_runs_with_a_short_ttl(dummy_envs):
     await mgr.stop()
 
 
-async def test_delete_during_a_call_waits_for_it(mgr):
-    s = await mgr.create("sleepy")
+async def test_delete_during_a_call_waits_for_it(gate):
+    mgr = SessionManager(["gate"], ttl_s=None)
+    s = await mgr.create("gate")
     await mgr.call(s, s.env.reset, 10)
-    step = asyncio.create_task(mgr.call(s, s.env.step, "sleep"))
-    await asyncio.sleep(0.05)
-    await mgr.close(s.id)  # waits for the in-flight step, then closes the env
-    assert step.done() and step.result().observation.startswith("slept")
+    step = asyncio.create_task(mgr.call(s, s.env.step, "hold"))
+    assert await asyncio.to_thread(gate.entered.wait, 60), "the step never started"
+    closing = asyncio.create_task(mgr.close(s.id))  # must wait for the in-flight step
+    done, _ = await asyncio.wait({closing}, timeout=0.2)  # a close that did not wait could end here
+    assert not done and gate.log == []
+    gate.release.set()
+    await closing
+    assert gate.log == ["step returns", "close"]  # the env closed only after its step returned
+    assert step.done() and step.result().observation == "hold"
     with pytest.raises(UnknownSession):
         await mgr.call(s, s.env.step, "inc")
     await mgr.stop()
