@@ -53,59 +53,35 @@ from typing import Any
 import httpx
 
 from agentgym.client.base import AsyncClient, AsyncSession, Client, Session
-from agentgym.core.errors import AgentGymError, EpisodeOver, NoExpert, NotReset, UnknownEnv, UnknownTask
+from agentgym.core.errors import (
+    AgentGymError,
+    AtCapacity,
+    BadRequest,
+    EnvFailure,
+    ServerUnavailable,
+    Unauthorized,
+    UnknownEnv,
+    UnknownSession,
+    wire_error,
+)
 from agentgym.core.types import EnvSpec, Observation, StepResult
-from agentgym.server.sessions import AtCapacity, NotSupported, UnknownSession
+
+__all__ = [
+    "AsyncEnvClient",
+    "AsyncHTTPSession",
+    "BadRequest",
+    "EnvClient",
+    "HTTPSession",
+    "ServerError",
+    "ServerUnavailable",
+    "Unauthorized",
+    "error_from",
+]
 
 
-class ServerError(AgentGymError):
-    """The server answered 500: the env raised (the message names the env and the error)."""
+ServerError = EnvFailure
+"""The old client-side name of `EnvFailure` (the env raised; HTTP 500), kept for importers."""
 
-    status = 500
-
-
-class BadRequest(AgentGymError):
-    """The server rejected the request body or parameters (422)."""
-
-    status = 422
-
-
-class Unauthorized(AgentGymError):
-    """Missing or wrong bearer token (401)."""
-
-    status = 401
-
-
-class ServerUnavailable(AgentGymError, ConnectionError):
-    """No server of the pool could be reached (at first contact, or after the retries)."""
-
-    status = 503
-
-
-_BY_TYPE: dict[str, type[AgentGymError]] = {
-    cls.__name__: cls
-    for cls in (
-        UnknownEnv,
-        UnknownTask,
-        UnknownSession,
-        EpisodeOver,
-        NotReset,
-        NoExpert,
-        AtCapacity,
-        NotSupported,
-    )
-}
-_BY_TYPE.update({"EnvFailure": ServerError, "ValidationError": BadRequest, "BadEnvArgs": BadRequest})
-_BY_STATUS: dict[int, type[AgentGymError]] = {
-    401: Unauthorized,
-    404: UnknownSession,
-    409: EpisodeOver,
-    413: BadRequest,
-    422: BadRequest,
-    500: ServerError,
-    501: NoExpert,
-    503: AtCapacity,
-}
 # The request was never sent: always safe to try again.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _RETRYABLE = _NOT_SENT  # the old name, kept for code that imported it
@@ -121,11 +97,8 @@ def error_from(resp: httpx.Response) -> AgentGymError:
         detail, kind = str(body.get("detail", body)), str(body.get("type", ""))
     except (ValueError, AttributeError):
         detail, kind = resp.text[:500] or resp.reason_phrase, ""
-    cls = _BY_TYPE.get(kind) or _BY_STATUS.get(resp.status_code, AgentGymError)
     msg = f"{detail} [{resp.request.method} {resp.request.url} -> {resp.status_code}]"
-    if cls is AtCapacity:
-        return AtCapacity(msg, _retry_after(resp) or 1.0)
-    return cls(msg)
+    return wire_error(kind, resp.status_code, msg, _retry_after(resp))
 
 
 def _retry_after(resp: httpx.Response) -> float | None:

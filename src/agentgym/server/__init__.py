@@ -1,7 +1,8 @@
 """The env server: `create_app` (FastAPI app factory), sessions, the original-route layer, `run_server`.
 
-Imports are lazy so that ``import agentgym.server.sessions`` (used by the HTTP client for its error
-types) does not pull in FastAPI.
+Imports are lazy so that ``import agentgym.server.sessions`` does not pull in FastAPI. (The HTTP
+client imports nothing from here: the wire contract is `agentgym.core.protocol` and
+`agentgym.core.errors`.)
 """
 
 from __future__ import annotations

@@ -41,9 +41,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from agentgym.core.errors import AgentGymError, ExpertDisabled, NotReset, UnknownEnv
+from agentgym.core.errors import AgentGymError, AtCapacity, ExpertDisabled, NotReset, UnknownEnv
 from agentgym.core.types import EnvSpec, JsonInt
-from agentgym.server.sessions import AtCapacity, EnvSession, SessionManager
+from agentgym.server.sessions import EnvSession, SessionManager
 
 MB = 1 << 20
 _M = TypeVar("_M", bound=BaseModel)

@@ -41,47 +41,18 @@ from typing import Any, Literal, get_args, get_origin
 from pydantic import ValidationError
 
 from agentgym.core.env import Env
-from agentgym.core.errors import AgentGymError, UnknownEnv
+from agentgym.core.errors import (  # the wire errors live in core; these names stay importable here
+    AgentGymError,
+    AtCapacity,
+    BadEnvArgs,
+    EnvFailure,
+    NotSupported,
+    UnknownEnv,
+    UnknownSession,
+)
 from agentgym.core.registry import env_class
 
 log = logging.getLogger("agentgym.server")
-
-
-class UnknownSession(AgentGymError, KeyError):
-    """No live session with this id (never created, deleted, or reaped after the idle TTL)."""
-
-    status = 404
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else "unknown session"
-
-
-class AtCapacity(AgentGymError):
-    """The env has ``capacity`` live sessions; retry after ``retry_after`` seconds."""
-
-    status = 503
-
-    def __init__(self, message: str, retry_after: float = 1.0) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class EnvFailure(AgentGymError):
-    """The env raised an unexpected exception; the server keeps serving every other session."""
-
-    status = 500
-
-
-class NotSupported(AgentGymError):
-    """The env does not implement this call (e.g. `random_action` without enumerable actions)."""
-
-    status = 501
-
-
-class BadEnvArgs(AgentGymError):
-    """The env's constructor rejected the session kwargs."""
-
-    status = 422
 
 
 def validate_options(cls: type[Env], kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
