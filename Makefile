@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint format bench install clean
+.PHONY: demo test lint format bench install clean check-experts
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(PY) -m ruff format src tests benchmarks
 	$(PY) -m ruff check --fix src tests benchmarks
+
+# The README's "expert on test" figures: every env's expert on its whole test split (ALFWorld
+# generates its games on first use: an hour or more). Not part of `make test`.
+check-experts: $(STAMP)
+	$(PY) -m pytest -m experts -s -p no:cacheprovider tests/test_experts_full.py $(EXPERTS_ARGS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/server_throughput.py
