@@ -42,3 +42,26 @@ def test_the_http_client_does_not_import_the_server():
     code = "import sys, agentgym.client.http; print(sorted(m for m in sys.modules if 'agentgym.server' in m))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_protocol_helpers_follow_their_models():
+    """Every key the server writes and the client reads is a field of the documented model."""
+    from agentgym.core import protocol as p
+    from agentgym.core.types import Observation, StepResult
+
+    obs = Observation("hi", {"k": 1})
+    assert set(p.reset_reply(obs)) == set(p.ResetOut.model_fields)
+    assert p.read_reset(p.ResetOut.model_validate(p.reset_reply(obs)).model_dump()) == obs
+    res = StepResult("o", 1.0, True, False, {"success": True})
+    assert set(p.step_reply(res)) == set(p.StepOut.model_fields)
+    assert p.read_step(p.StepOut.model_validate(p.step_reply(res)).model_dump()) == res
+    p.CreateSession.model_validate(p.create_request("maze", {"x": 1}))
+    p.ResetRequest.model_validate(p.reset_request(3, None))
+    p.StepRequest.model_validate(p.step_request("go"))
+    assert p.read_session_id(p.SessionCreated(session_id="s", env="maze").model_dump()) == "s"
+    assert p.read_observation(p.ObservationOut(observation="o").model_dump()) == "o"
+    assert p.read_actions(p.ActionsOut(actions=None).model_dump()) is None
+    assert p.read_instruction(p.InstructionOut(instruction="i").model_dump()) == "i"
+    assert p.read_expert(p.ExpertOut(reply="r").model_dump()) == "r"
+    assert p.read_random_action(p.RandomActionOut(action="a").model_dump()) == "a"
+    assert p.replayable("POST", "http://h/v1/sessions/x/reset") and not p.replayable("POST", "/x/step")

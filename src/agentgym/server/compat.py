@@ -50,9 +50,11 @@ from fastapi import APIRouter, FastAPI, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, create_model
 
+from agentgym.core.errors import BadEnvArgs
+from agentgym.core.protocol import ERROR_RESPONSES, Text
 from agentgym.core.types import JsonInt, json_int
-from agentgym.server.app import _ERRORS, Text, fast_json
-from agentgym.server.sessions import BadEnvArgs, EnvSession, SessionManager
+from agentgym.server.responses import fast_json
+from agentgym.server.sessions import EnvSession, SessionManager
 
 Shape = str | tuple | list
 Id = json_int(ge=0)
@@ -399,7 +401,11 @@ def build_router(env_id: str, fam: Family, mgr: SessionManager) -> APIRouter:
         return fast_json(render(fam.create_out, _Ctx(s, "")))
 
     router.add_api_route(
-        "/create", create, methods=["POST"], summary=f"{env_id}: create an env (original)", responses=_ERRORS
+        "/create",
+        create,
+        methods=["POST"],
+        summary=f"{env_id}: create an env (original)",
+        responses=ERROR_RESPONSES,
     )
 
     # ---- reset
@@ -418,7 +424,11 @@ def build_router(env_id: str, fam: Family, mgr: SessionManager) -> APIRouter:
         return fast_json(await mgr.call(s, run))
 
     router.add_api_route(
-        "/reset", reset, methods=["POST"], summary=f"{env_id}: reset to a task (original)", responses=_ERRORS
+        "/reset",
+        reset,
+        methods=["POST"],
+        summary=f"{env_id}: reset to a task (original)",
+        responses=ERROR_RESPONSES,
     )
 
     # ---- step
@@ -434,7 +444,7 @@ def build_router(env_id: str, fam: Family, mgr: SessionManager) -> APIRouter:
         return fast_json(await mgr.call(s, run))
 
     router.add_api_route(
-        "/step", step, methods=["POST"], summary=f"{env_id}: step (original)", responses=_ERRORS
+        "/step", step, methods=["POST"], summary=f"{env_id}: step (original)", responses=ERROR_RESPONSES
     )
 
     # ---- close (absent in most originals: sessions were never freed)
@@ -445,7 +455,7 @@ def build_router(env_id: str, fam: Family, mgr: SessionManager) -> APIRouter:
         return fast_json(out)
 
     router.add_api_route(
-        "/close", close, methods=["POST"], summary=f"{env_id}: close an env", responses=_ERRORS
+        "/close", close, methods=["POST"], summary=f"{env_id}: close an env", responses=ERROR_RESPONSES
     )
 
     # ---- GET routes ?id= / ?env_idx=
@@ -455,7 +465,7 @@ def build_router(env_id: str, fam: Family, mgr: SessionManager) -> APIRouter:
             f"/{name}",
             _getter(env_id, name, shape, fam, mgr, probe_cache, first_task),
             methods=["GET"],
-            responses=_ERRORS,
+            responses=ERROR_RESPONSES,
         )
     if fam.root is not None:
         root_text = fam.root
