@@ -10,6 +10,8 @@ from pathlib import Path
 
 import typer
 
+from agentgym.rollout.progress import DEFAULT_EVERY_S, PROGRESS_EVERY_HELP, PROGRESS_HELP, ProgressOptions
+
 train_app = typer.Typer(
     help="Train models: behavioural cloning, tiny models from scratch.", no_args_is_help=True
 )
@@ -22,7 +24,12 @@ def bc(
     out: Path = typer.Option(..., "--out", help="Output model folder."),
     epochs: float = typer.Option(3.0, help="Passes over the data."),
     max_steps: int = typer.Option(-1, help="Stop after this many optimizer steps (overrides epochs if > 0)."),
-    lr: float = typer.Option(1e-5, help="Learning rate (tiny models from scratch: ~1e-3)."),
+    lr: float | None = typer.Option(
+        None,
+        help="Learning rate. Default: 1e-3 for a tiny model from `agentgym train tiny` (from scratch), "
+        "1e-5 (the paper's) for any other model.",
+        show_default=False,
+    ),
     batch_size: int = typer.Option(8, help="Per-device micro-batch size."),
     grad_accum: int = typer.Option(1, help="Gradient accumulation steps."),
     max_length: int = typer.Option(2048, help="Max tokens per example / packed row."),
@@ -34,8 +41,10 @@ def bc(
     group_by_length: bool = typer.Option(True, help="Length-grouped batches (ignored with --packing)."),
     weight_field: str = typer.Option(None, help="Per-example loss weight field, e.g. reward (J_Evol)."),
     only_success: bool = typer.Option(False, help="Drop records with success false."),
-    seed: int = typer.Option(42),
-    progress: bool = typer.Option(False, help="Show a progress bar."),
+    seed: int = typer.Option(42, help="Seed of the weight init (LoRA), data order and dropout."),
+    progress: bool = typer.Option(
+        True, help="Report progress: a bar on a terminal, the loss as plain lines when stdout is a file."
+    ),
 ) -> None:
     """Behavioural cloning: SFT on the agent turns of trajectories."""
     from pydantic import ValidationError
@@ -66,6 +75,12 @@ def bc(
         )
     except ValidationError as e:
         raise typer.BadParameter(str(e)) from None
+    if lr is None:
+        from agentgym.train.config import FROM_SCRATCH_LR, default_lr
+
+        chosen = default_lr(model)
+        why = "a tiny model trained from scratch" if chosen == FROM_SCRATCH_LR else "a pretrained model"
+        typer.echo(f"learning rate {chosen:g} (the default for {why}; set --lr to change it)")
     from agentgym.train.sft import train_bc
 
     try:
@@ -83,13 +98,13 @@ def bc(
 @train_app.command("tiny")
 def tiny(
     data: list[Path] = typer.Option(..., "--data", help="Trajectory files whose text trains the tokenizer."),
-    out: Path = typer.Option(..., "--out"),
-    layers: int = typer.Option(4),
-    hidden: int = typer.Option(128),
-    heads: int = typer.Option(4),
-    kv_heads: int = typer.Option(2),
-    vocab_size: int = typer.Option(1024),
-    max_positions: int = typer.Option(2048),
+    out: Path = typer.Option(..., "--out", help="Model folder to create (an ordinary HF model folder)."),
+    layers: int = typer.Option(4, help="Transformer layers."),
+    hidden: int = typer.Option(128, help="Hidden size (divisible by --heads)."),
+    heads: int = typer.Option(4, help="Attention heads (divisible by --kv-heads)."),
+    kv_heads: int = typer.Option(2, help="Key/value heads (grouped-query attention)."),
+    vocab_size: int = typer.Option(1024, help="BPE vocabulary size (small vocab = faster on a CPU)."),
+    max_positions: int = typer.Option(2048, help="Context length in tokens."),
     generic_corpus: bool = typer.Option(False, help="Add the stdlib sources to the tokenizer corpus."),
 ) -> None:
     """Build a tiny Llama + BPE tokenizer from scratch (random weights) as an HF model folder."""
@@ -129,6 +144,10 @@ def evol(
     lora: bool = typer.Option(None, "--lora/--no-lora", help="Train LoRA adapters (merged on save)."),
     control: bool = typer.Option(
         None, "--control/--no-control", help="Also run a same-compute control (as many steps on D_0 alone)."
+    ),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help=PROGRESS_HELP),
+    progress_every: float = typer.Option(
+        DEFAULT_EVERY_S, "--progress-every", min=0, help=PROGRESS_EVERY_HELP
     ),
 ) -> None:
     """AgentEvol: BC, then M rounds of explore -> keep successes -> merge -> re-train -> evaluate.
@@ -180,7 +199,7 @@ def evol(
         cfg = EvolConfig.model_validate(data)
     except ValidationError as e:
         raise typer.BadParameter(f"invalid AgentEvol settings:\n{e}") from e
-    result = run_evol(cfg)
+    result = run_evol(cfg, progress=ProgressOptions(progress, progress_every))
     typer.echo(f"run folder: {result.run_dir}\nplot: {result.plot}")
 
 

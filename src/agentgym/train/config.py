@@ -5,7 +5,9 @@
 ``configs/evol-demo.yaml`` and ``agentgym evol --config`` load).
 
 Learning-rate note: the original trains Llama-2-7B with lr 1e-5; a tiny model trained from scratch
-needs ~1e-3 (3e-3 got stuck in the probe, see reference/training-notes.md).
+needs ~1e-3 (3e-3 got stuck in the probe, see reference/training-notes.md). At 1e-5 a tiny model
+learns nothing (its loss stays near chance) and nothing fails, so `BCConfig` leaves ``lr`` unset by
+default and `default_lr` picks by the model: 1e-3 for our tiny models, 1e-5 for any other.
 """
 
 from __future__ import annotations
@@ -16,6 +18,20 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Auto = Literal["auto"]
+
+PRETRAINED_LR = 1e-5
+"""The original's learning rate (Llama-2-7B, full fine-tune): right for pretrained models."""
+FROM_SCRATCH_LR = 1e-3
+"""What a tiny model built from scratch (`agentgym.train.tiny`) needs to learn at all."""
+
+
+def default_lr(model: str | Path) -> float:
+    """The learning rate to use when none is given: `FROM_SCRATCH_LR` for a tiny model built by
+    ``agentgym train tiny`` (or trained from one: the folder holds its ``agentgym_tiny.json``
+    marker), `PRETRAINED_LR` for any other model folder or hub name."""
+    from agentgym.train.tiny import MARKER
+
+    return FROM_SCRATCH_LR if (Path(model) / MARKER).is_file() else PRETRAINED_LR
 
 
 class _Strict(BaseModel):
@@ -70,6 +86,9 @@ class BCConfig(TrainConfig):
     data: list[Path] = Field(description="AgentTraj JSON files and/or trajectories.jsonl files.")
     model: str = Field(description="Model folder or hub name to start from.")
     out: Path = Field(description="Output folder (a plain HF model folder; LoRA is merged on save).")
+    lr: float | None = Field(  # type: ignore[assignment]  # None: resolved per model, see default_lr
+        None, gt=0, description="Learning rate; None = `default_lr(model)` (1e-3 tiny, 1e-5 otherwise)."
+    )
     only_success: bool = Field(False, description="Drop records whose success is false (when present).")
 
     @field_validator("data")
@@ -78,6 +97,12 @@ class BCConfig(TrainConfig):
         if not v:
             raise ValueError("at least one --data file is needed")
         return v
+
+    def train_config(self) -> TrainConfig:
+        """The optimisation settings, with the learning rate resolved (`default_lr` if unset)."""
+        fields = self.model_dump(include=set(TrainConfig.model_fields))
+        fields["lr"] = self.lr if self.lr is not None else default_lr(self.model)
+        return TrainConfig.model_validate(fields)
 
 
 class TinySpec(_Strict):

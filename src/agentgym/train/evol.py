@@ -41,11 +41,14 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentgym.core.types import Trajectory
 from agentgym.train.config import EnvPlan, EvolConfig
 from agentgym.train.stages import Stages, write_json_atomic
+
+if TYPE_CHECKING:
+    from agentgym.rollout.progress import ProgressOptions
 
 EVAL_SPLIT = "test"
 HELDOUT_SPLIT = "heldout"
@@ -116,29 +119,25 @@ async def _rollouts(
     concurrency: int,
     env_kwargs: dict[str, dict],
     max_rounds: dict[str, int] | None = None,
+    progress: ProgressOptions | None = None,
 ) -> list[Trajectory]:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+    """Play ``items`` in-process into the run store ``run_dir``, reporting progress like ``eval``
+    (a transient bar on a terminal, plain lines in a log: a stage can take an hour)."""
     from agentgym.client.local import AsyncLocalClient
+    from agentgym.rollout.progress import RolloutProgress
     from agentgym.rollout.runner import run_episodes
     from agentgym.rollout.store import RunStore
 
-    with RunStore(run_dir) as store, Progress(
-        TextColumn(f"  {run_dir.name}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("success {task.fields[rate]}"), TimeElapsedColumn(), transient=True,
-    ) as bar:  # fmt: skip
-        task = bar.add_task("episodes", total=len(items), completed=0, rate="-")
-        wins = done = 0
-
-        def tick(traj: Trajectory) -> None:
-            nonlocal wins, done
-            done, wins = done + 1, wins + traj.success
-            bar.update(task, advance=1, rate=f"{100 * wins / done:.0f}%")
-
+    iteration = run_dir.parent.name if run_dir.parent.name.startswith("iter") else ""
+    stage = f"{iteration}/{run_dir.name}" if iteration else run_dir.name
+    with (
+        RunStore(run_dir) as store,
+        RolloutProgress.for_items(f"evol {stage}", items, store, options=progress, transient=True) as report,
+    ):
         try:
             return await run_episodes(
                 items, agent, AsyncLocalClient(), concurrency=concurrency, store=store,
-                env_kwargs=env_kwargs, max_rounds=max_rounds, on_episode=tick,
+                env_kwargs=env_kwargs, max_rounds=max_rounds, on_episode=report.episode,
             )  # fmt: skip
         finally:
             await agent.aclose()
@@ -240,8 +239,14 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 class EvolRun:
     """One AgentEvol run folder; `run` executes (or resumes) every stage in order."""
 
-    def __init__(self, cfg: EvolConfig, log: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        cfg: EvolConfig,
+        log: Callable[[str], None] | None = None,
+        progress: ProgressOptions | None = None,
+    ) -> None:
         self.cfg = cfg
+        self.progress = progress  # how rollout stages report (not part of the experiment's config)
         self.dir = Path(cfg.run_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self._console = None
@@ -295,6 +300,7 @@ class EvolRun:
                 self.dir / "expert",
                 concurrency=self.cfg.concurrency,
                 env_kwargs=self.env_kwargs,
+                progress=self.progress,
             )
         )
         kept = keep_successes(trajs, 1)
@@ -334,6 +340,7 @@ class EvolRun:
                 self.dir / "random",
                 concurrency=self.cfg.concurrency,
                 env_kwargs=self.env_kwargs,
+                progress=self.progress,
             )
         )
         return score(trajs, self.envs)
@@ -347,6 +354,7 @@ class EvolRun:
                 self.dir / f"iter{m}" / "explore",
                 concurrency=self.cfg.concurrency,
                 env_kwargs=self.env_kwargs,
+                progress=self.progress,
                 max_rounds={e.env: e.explore_max_rounds for e in self.items if e.explore_max_rounds},
             )
         )
@@ -401,6 +409,7 @@ class EvolRun:
                 run,
                 concurrency=self.cfg.concurrency,
                 env_kwargs=self.env_kwargs,
+                progress=self.progress,
             )
         )
         result = score(trajs, self.envs)
@@ -496,11 +505,14 @@ class EvolRun:
 
 
 def run_evol(
-    config: EvolConfig | str | Path | dict[str, Any], log: Callable[[str], None] | None = None
+    config: EvolConfig | str | Path | dict[str, Any],
+    log: Callable[[str], None] | None = None,
+    progress: ProgressOptions | None = None,
 ) -> EvolResult:
-    """Run (or resume) AgentEvol from a config object, a YAML path or a dict."""
+    """Run (or resume) AgentEvol from a config object, a YAML path or a dict; ``progress`` says how
+    the rollout stages report (default: a bar on a terminal, a line every 30 s in a log)."""
     if isinstance(config, (str, Path)):
         config = EvolConfig.from_yaml(config)
     elif isinstance(config, dict):
         config = EvolConfig.model_validate(config)
-    return EvolRun(config, log).run()
+    return EvolRun(config, log, progress).run()
