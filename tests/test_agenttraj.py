@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import pytest
 
@@ -144,3 +145,78 @@ def test_chat_messages_and_dataset():
     assert [t.item_id for t in successful(trajs + trajs)] == ["maze_1", "maze_3"]
     with pytest.raises(ValueError):
         to_dataset([])
+
+
+# ------------------------------------------------------------------ original-data semantics
+@pytest.fixture
+def fresh_warnings(monkeypatch):
+    """Forget which envs were already warned about (the warning is once per env and process)."""
+    import agentgym.data.agenttraj as agenttraj
+
+    monkeypatch.setattr(agenttraj, "_warned", set())
+    for var in ("WEBSHOP_DATA", "ALFWORLD_DATA", "BIRD_PATH"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def test_original_records_load_as_successful_demonstrations(tmp_path):
+    path = tmp_path / "lmrlgym_maze_train.json"
+    path.write_text(
+        json.dumps(
+            [
+                {"item_id": "lmrlgym_maze_3", "conversations": CONV},  # AgentTraj-L: no outcome
+                {"item_id": "lmrlgym_maze_4", "conversations": CONV, "reward": 0.0, "success": False},
+                {"item_id": "lmrlgym_maze_5", "conversations": []},  # an AgentEval-style id record
+            ]
+        )
+    )
+    a, b, c = load_agenttraj(path)
+    assert (a.success, a.reward) == (True, 1.0)  # an expert demo, as the original trains on it
+    assert (b.success, b.reward) == (False, 0.0)  # a stated outcome is kept
+    assert (c.success, c.reward) == (False, 0.0)  # no conversation: not a demonstration
+    assert [t.item_id for t in successful([a, b, c])] == ["maze_3"]
+
+
+def test_unknown_env_family_is_an_error_naming_the_supported_envs(tmp_path):
+    path = tmp_path / "webarena_test.json"
+    path.write_text(json.dumps([{"item_id": "webarena_3", "conversations": CONV}]))
+    for load in (load_agenttraj, load_eval_items):
+        with pytest.raises(ValueError, match="'webarena' is not an env here") as exc:
+            load(path)
+        assert "supported envs: " in str(exc.value) and "maze" in str(exc.value)
+        assert "sqlgym (bird)" in str(exc.value)  # the original prefixes too
+    # a file of every env's ids still serves one env: the others are skipped unchecked
+    mixed = tmp_path / "all_test.json"
+    mixed.write_text(json.dumps([{"item_id": "webarena_3"}, {"item_id": "lmrlgym_maze_1"}]))
+    assert load_eval_items(mixed, only=["maze"]) == [EpisodeItem("maze", 1)]
+
+
+def test_ids_of_generated_tasks_warn_once(tmp_path, monkeypatch, fresh_warnings):
+    from agentgym.data.agenttraj import OriginalIdsWarning
+
+    shop = tmp_path / "webshop_test.json"
+    shop.write_text(json.dumps([{"item_id": "webshop_0"}, {"item_id": "webshop_5238"}]))
+    with pytest.warns(OriginalIdsWarning, match=r"webshop item ids .*\$WEBSHOP_DATA is not set"):
+        load_eval_items(shop)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_eval_items(shop)  # once per env and process
+        maze = tmp_path / "maze.json"  # Maze follows the original indexing: no warning
+        maze.write_text(json.dumps([{"item_id": "lmrlgym_maze_0", "conversations": CONV}]))
+        load_agenttraj(maze)
+    with pytest.warns(OriginalIdsWarning, match="wordle item ids .* no loader for the original"):
+        wordle = tmp_path / "wordle.json"
+        wordle.write_text(json.dumps([{"item_id": "lmrlgym_wordle_2", "conversations": CONV}]))
+        load_agenttraj(wordle)
+
+
+def test_no_warning_with_original_data_or_for_our_own_runs(tmp_path, monkeypatch, fresh_warnings):
+    monkeypatch.setenv("BIRD_PATH", str(tmp_path))  # the original data is on disk: same tasks
+    bird = tmp_path / "sqlgym.json"
+    bird.write_text(json.dumps([{"item_id": "sqlgym_9500", "conversations": CONV}]))
+    ours = Trajectory(item_id="webshop_1", env="webshop", task_id=1, env_version="1", success=True)
+    run = tmp_path / "trajectories.jsonl"  # our run's records name our tasks by construction
+    run.write_text(json.dumps(ours.dump()) + "\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_agenttraj(bird)
+        assert load_agenttraj(run)[0].success is True

@@ -14,11 +14,27 @@ both bare and ``tool_``-prefixed as in the file names). `env_of_item` maps eithe
 
 For training, `to_chat` turns a conversation into chat ``messages`` (role/content) keeping each
 turn's ``loss`` flag, and `to_dataset` builds a ``datasets.Dataset`` with one row per trajectory.
+
+What an original file means here:
+
+* **Outcome.** An AgentTraj(-L) record carries no ``reward``/``success``: the set is made of
+  successful demonstrations (expert and filtered GPT/Llama rollouts, reference §3). `load_agenttraj`
+  marks such records ``success=True, reward=1.0`` as the original's trainers treat them, so a
+  success filter keeps them; records that state an outcome (inference outputs, our runs) keep it.
+* **Task ids.** An item id names a task by index. For Maze, BabyAI, SciWorld and TextCraft our
+  task ids follow the original's indexing. WebShop, ALFWorld and BIRD follow it only when the
+  original data is on disk (``$WEBSHOP_DATA``, ``$ALFWORLD_DATA``, ``$BIRD_PATH``); otherwise, and
+  always for Wordle and the tool envs, the same id is one of *our* generated tasks - another task
+  than the original's. Loading such ids warns once per env and process (`OriginalIdsWarning`).
+* **Env families.** An id whose env is not registered here (``webarena_3`` while WebArena is not
+  available) is an error naming the supported envs, not a record for an env nobody can run.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -43,11 +59,70 @@ ORIGINAL_PREFIXES: dict[str, str] = {
 TO_ORIGINAL: dict[str, str] = {"bird": "sqlgym", "maze": "lmrlgym_maze", "wordle": "lmrlgym_wordle"}
 ROLE = {"human": "user", "gpt": "assistant"}
 
+ORIGINAL_DATA_VARS: dict[str, str] = {
+    "webshop": "WEBSHOP_DATA",
+    "alfworld": "ALFWORLD_DATA",
+    "bird": "BIRD_PATH",
+}
+"""Envs whose task ids are the original's only when this variable points at the original data."""
+OWN_TASKS: frozenset[str] = frozenset({"wordle", "weather", "movie", "academia", "sheet", "todo", "searchqa"})
+"""Envs whose task ids are always our own tasks (generated data; no loader for the original's)."""
+_warned: set[str] = set()
+
+
+class OriginalIdsWarning(UserWarning):
+    """Item ids of a file name other tasks here than in the original AgentGym (see the module doc)."""
+
+
+def _original_data_on_disk(env: str) -> bool:
+    """Whether the original data of ``env`` is configured (without importing the env)."""
+    value = os.environ.get(ORIGINAL_DATA_VARS[env], "")
+    if env == "alfworld":  # the games folder, as `agentgym.envs.alfworld.tasks.official_root` wants
+        return bool(value) and (Path(value) / "json_2.1.1").is_dir()
+    return bool(value)
+
+
+def ids_differ_note(env: str) -> str | None:
+    """Why ``<env>_<n>`` from an original file is not the original's task ``n`` here, or None
+    when it is (the env follows the original indexing, or its original data is on disk)."""
+    if env in ORIGINAL_DATA_VARS and not _original_data_on_disk(env):
+        var = ORIGINAL_DATA_VARS[env]
+        return f"${var} is not set, so they are tasks of our generated {env} data; set ${var} to the original data"
+    if env in OWN_TASKS:
+        return f"they are tasks of our own {env} data (agentgym has no loader for the original's)"
+    return None
+
+
+def _warn_ids(path: Path, envs: Iterable[str]) -> None:
+    """Warn once per env and process that ``path``'s ids of ``envs`` may name other tasks here."""
+    for env in sorted(set(envs) - _warned):
+        note = ids_differ_note(env)
+        if note is None:
+            continue
+        _warned.add(env)
+        warnings.warn(
+            f"{path}: {env} item ids name agentgym's tasks, not the original AgentGym's: {note}. "
+            "If this file comes from the original (AgentTraj-L, AgentEval), its episodes and ids "
+            "do not match the tasks they would be replayed or scored on here.",
+            OriginalIdsWarning,
+            stacklevel=3,
+        )
+
+
+def _known(known_envs: Iterable[str] | None) -> set[str]:
+    """The envs an item id may name: ``known_envs``, or every env registered here."""
+    if known_envs is not None:
+        return set(known_envs)
+    from agentgym.core.registry import list_envs
+
+    return set(list_envs())
+
 
 def env_of_item(item: str, known_envs: Iterable[str] | None = None) -> tuple[str, int]:
     """``"lmrlgym_maze_3"`` / ``"maze_3"`` -> ``("maze", 3)``; ``"sqlgym_9500"`` -> ``("bird", 9500)``.
 
-    With ``known_envs``, a prefix that maps to none of them is an error (say which file to check).
+    With ``known_envs``, a prefix that maps to none of them is an error that names the supported
+    envs and original prefixes (the loaders pass every registered env).
     """
     prefix, task_id = parse_item_id(item)
     env = ORIGINAL_PREFIXES.get(prefix, prefix)
@@ -55,8 +130,9 @@ def env_of_item(item: str, known_envs: Iterable[str] | None = None) -> tuple[str
         known = set(known_envs)
         if env not in known:
             raise ValueError(
-                f"item id {item!r}: prefix {prefix!r} is not an env here; known: {', '.join(sorted(known))} "
-                f"(original prefixes: {', '.join(sorted(ORIGINAL_PREFIXES))})"
+                f"item id {item!r}: {prefix!r} is not an env here (not supported by this agentgym); "
+                f"supported envs: {', '.join(sorted(known))}; original prefixes: "
+                f"{', '.join(f'{k} ({v})' for k, v in sorted(ORIGINAL_PREFIXES.items()))}"
             )
     return env, task_id
 
@@ -87,12 +163,22 @@ def load_agenttraj(
     """Read an AgentTraj(-L) file (or inference output / our JSONL) into `Trajectory` objects.
 
     Item ids are rewritten to ours (``lmrlgym_maze_3`` -> ``maze_3``) so they match our runs'
-    keys, unless ``keep_ids``; ``env`` and ``task_id`` are filled in from the id.
+    keys, unless ``keep_ids``; ``env`` and ``task_id`` are filled in from the id. Ids must name an
+    env of ``known_envs`` (default: every registered env).
+
+    A record with conversations but no ``reward`` and no ``success`` is a demonstration of an
+    AgentTraj set, successful by construction: it loads as ``success=True, reward=1.0`` (the
+    original's trainers use every such record as a success). A record that states its outcome
+    keeps it. Ids that name other tasks here than in the original warn once (module doc).
     """
     path = Path(path)
+    known = _known(known_envs)
+    records = _read_records(path)
     out = []
-    for i, rec in enumerate(_read_records(path)):
-        env, task_id = env_of_item(str(rec["item_id"]), known_envs)
+    for i, rec in enumerate(records):
+        env, task_id = env_of_item(str(rec["item_id"]), known)
+        if rec.get("conversations") and "reward" not in rec and "success" not in rec:
+            rec = {**rec, "reward": 1.0, "success": True}
         try:
             traj = Trajectory.model_validate({**rec, "item_id": str(rec["item_id"])})
         except ValueError as e:
@@ -104,18 +190,35 @@ def load_agenttraj(
         if not keep_ids:
             update["item_id"] = item_id(update["env"], update["task_id"])
         out.append(traj.model_copy(update=update))
+    if not all(rec.get("env_version") for rec in records):  # our own runs' records carry it
+        _warn_ids(path, {t.env for t in out})
     return out
 
 
 def load_eval_items(
-    path: str | Path, known_envs: Iterable[str] | None = None, split: str = "test", samples: int = 1
+    path: str | Path,
+    known_envs: Iterable[str] | None = None,
+    split: str = "test",
+    samples: int = 1,
+    *,
+    only: Iterable[str] | None = None,
 ) -> list[EpisodeItem]:
-    """An AgentEval file (item ids only) as runner items."""
+    """An AgentEval file (item ids only) as runner items; ids must name an env of ``known_envs``
+    (default: every registered env), and ids that name other tasks here warn once (module doc).
+
+    ``only``: keep the items of these envs and skip the others unchecked - a file of every env's
+    ids (``webarena_*`` included) still serves ``agentgym eval --envs maze --items FILE``."""
     recs = _read_records(Path(path))
+    known = set(only) if only is not None else _known(known_envs)
     items = []
     for rec in recs:
-        env, task_id = env_of_item(str(rec["item_id"]), known_envs)
+        if only is not None:
+            prefix, _ = parse_item_id(str(rec["item_id"]))
+            if ORIGINAL_PREFIXES.get(prefix, prefix) not in known:
+                continue
+        env, task_id = env_of_item(str(rec["item_id"]), known)
         items += [EpisodeItem(env, task_id, split, 0, s) for s in range(samples)]
+    _warn_ids(Path(path), {it.env for it in items})
     return items
 
 
