@@ -44,9 +44,9 @@ def test_envs_lists_specs_and_unavailable_envs(app: typer.Typer, monkeypatch: py
     monkeypatch.setitem(registry._entries, "ghost", "agentgym.envs.ghost_does_not_exist.env:GhostEnv")
     res = invoke(app, ["envs"])
     assert res.exit_code == 0, res.output
-    lines = {line.split("│")[1].strip(): line for line in res.output.splitlines() if line.count("│") > 3}
-    assert "train 4520, test 25" in lines["maze"] and "15" in lines["maze"] and "react_first" in lines["maze"]
-    assert "train 4000, test 25" in lines["wordle"] and "success" in lines["wordle"]
+    lines = {line.split()[0]: line for line in res.output.splitlines() if len(line.split()) > 4}
+    assert "train=4520, test=25" in lines["maze"] and "15" in lines["maze"] and "react_first" in lines["maze"]
+    assert "train=4000, test=25" in lines["wordle"] and "success" in lines["wordle"]
     assert "unavailable" in lines["ghost"]
     assert "ghost unavailable: ModuleNotFoundError" in res.output
 

@@ -25,27 +25,29 @@ _BRIEF_LINES = 12
 
 
 def envs() -> None:
-    """List the registered environments: version, splits, max rounds, metric, action format."""
+    """List the registered environments: version, max rounds, metric, action format, splits."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
     from agentgym.core.registry import env_class, list_envs
 
-    table = Table(title="agentgym environments")
-    for col in ("env", "version", "splits", "max rounds", "metric", "action format", "status"):
-        table.add_column(col, overflow="fold", no_wrap=col in ("env", "status"))
+    # Fits 80 columns: short headers, no borders between columns, only the splits column wraps
+    # (between splits); ids and formats never wrap or get cut.
+    table = Table(title="agentgym environments", box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in ("env", "ver", "rounds", "metric", "action"):
+        table.add_column(col, no_wrap=True, justify="right" if col == "rounds" else "left")
+    table.add_column("splits: tasks", overflow="fold", ratio=1)
     missing: list[tuple[str, str]] = []
     for env_id in list_envs():
         try:
             spec = env_class(env_id).spec
         except Exception as e:  # a missing engine or a broken module: report it, keep listing
             missing.append((env_id, _reason(e)))
-            table.add_row(env_id, "-", "-", "-", "-", "-", "[red]unavailable[/red]")
+            table.add_row(env_id, "-", "-", "-", "-", "[red]unavailable[/red] (see below)")
             continue
-        splits = ", ".join(f"{name} {len(ids)}" for name, ids in spec.splits.items())
-        table.add_row(
-            env_id, spec.version, splits, str(spec.max_rounds), spec.metric, spec.action_format, "[green]ok"
-        )
+        splits = ", ".join(f"{name}={len(ids)}" for name, ids in spec.splits.items())  # wraps at ", "
+        table.add_row(env_id, spec.version, str(spec.max_rounds), spec.metric, spec.action_format, splits)
     console = Console(highlight=False)
     console.print(table)
     for env_id, reason in missing:
