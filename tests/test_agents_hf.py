@@ -274,3 +274,34 @@ async def test_cancelled_reply_stops_its_row(generator: HFGenerator) -> None:
     assert r.completion_tokens == 3
     # the cancelled row stopped after the token being computed (2 in all) instead of its n tokens
     assert generator.stats["generated_tokens"] - before["generated_tokens"] <= 2 + 3
+
+
+async def test_agent_sends_the_envs_stop_strings(generator: HFGenerator) -> None:
+    free = await generator.complete(convo(2), SamplingParams(max_new_tokens=16))
+    stop = free.text[6:9]
+    assert stop.strip(), f"need a visible stop string, got {free.text!r}"
+    spec = SPEC.model_copy(update={"stop": [stop]})
+    agent = HFAgent(generator=generator, max_new_tokens=16)
+    r = await agent.reply(convo(2), EpisodeContext(env_id="maze", task_id=0, spec=spec))
+    assert r.text == free.text[: free.text.find(stop)] and r.completion_tokens < 16
+    assert "\nObservation:" in SPEC.stop  # every env's default
+
+
+async def test_tokens_stream_out_with_their_logprobs(generator: HFGenerator) -> None:
+    seen: list[tuple[int, float | None]] = []
+    params = SamplingParams(max_new_tokens=10, logprobs=2)
+    c = await generator.complete(convo(1), params)
+    streamed = await generator.complete_ids(
+        generator.encode(convo(1)), params, on_token=lambda t, lp: seen.append((t, lp and lp.logprob))
+    )
+    assert [t for t, _ in seen] == streamed.token_ids == c.token_ids
+    assert c.logprobs is not None and [lp.token_id for lp in c.logprobs] == c.token_ids
+    assert [lp for _, lp in seen] == [lp.logprob for lp in c.logprobs]
+    for lp in c.logprobs:  # greedy: the chosen token is the most likely one
+        assert len(lp.top) == 2 and lp.top[0][0] == lp.token_id and lp.top[0][1] >= lp.top[1][1]
+    # a sampled row's logprobs are the model's, not the one-hot its sampler hands generate
+    sampled = await generator.complete(
+        convo(1), SamplingParams(temperature=1.0, seed=3, max_new_tokens=10, logprobs=0)
+    )
+    assert sampled.logprobs is not None and all(-30 < lp.logprob < 0 for lp in sampled.logprobs)
+    assert (await generator.complete(convo(1), SamplingParams(max_new_tokens=4))).logprobs is None

@@ -54,6 +54,7 @@ class Script:
         self.in_flight = 0
         self.max_in_flight = 0
         self.release = threading.Event()  # "slow" answers only once the test sets it
+        self.release_stalls = threading.Event()
 
 
 def make_app(script: Script) -> FastAPI:
@@ -99,6 +100,20 @@ def make_app(script: Script) -> FastAPI:
         if scenario == "slow":
             await asyncio.to_thread(script.release.wait, 60)
             return completion("late")
+        if scenario == "chatty":  # a server that ignores stop: the model invents the next turn
+            return completion(
+                "Thought: t\nAction: move up\nObservation: You won.\nThought: u\nAction: move down"
+            )
+        if scenario == "capacity":  # serve-model's full queue, twice
+            if n <= 2:
+                err = {"message": "at capacity", "type": "server_error", "code": "server_at_capacity"}
+                return JSONResponse({"error": err}, 503, headers={"Retry-After": "0"})
+            return completion("admitted")
+        if scenario == "always-full":
+            return JSONResponse({"error": {"message": "at capacity"}}, 503, headers={"Retry-After": "1"})
+        if scenario == "stalls":  # never answers in time, and does not resume retried requests
+            await asyncio.to_thread(script.release_stalls.wait, 60)
+            return completion("too late")
         if scenario == "busy":
             script.in_flight += 1
             script.max_in_flight = max(script.max_in_flight, script.in_flight)
@@ -135,7 +150,7 @@ async def test_reply_and_usage(server) -> None:
         0.8,
         64,
     )
-    assert body["stop"] == ["\nObs"] and "seed" not in body
+    assert body["stop"] == ["\nObs", "\nObservation:"] and "seed" not in body  # ours, then the env's
     assert script.headers[-1]["authorization"] == "Bearer sk-test"
     await agent.reply(MSGS, ctx())
     assert agent.usage["requests"] == 2 and agent.usage["prompt_tokens"] == 10
@@ -159,8 +174,13 @@ async def test_retries_503_then_succeeds(server) -> None:
     r = await agent.reply([{"role": "user", "content": "flaky"}], ctx())
     assert r.text == "ok after 2 failures"
     assert script.calls["flaky"] == 3 and agent.usage["retries"] == 2
+    # the three attempts carry one Idempotency-Key (a server may answer a retry from its work)
+    keys = [h.get("idempotency-key") for b, h in zip(script.bodies, script.headers, strict=True)]
+    flaky = {k for k, b in zip(keys, script.bodies, strict=True) if b["messages"][-1]["content"] == "flaky"}
+    assert len(flaky) == 1 and None not in flaky
     r = await agent.reply([{"role": "user", "content": "rate"}], ctx())
     assert r.text == "ok" and script.calls["rate"] == 2
+    assert script.headers[-1]["idempotency-key"] not in flaky  # another reply, another key
     await agent.aclose()
 
 
@@ -297,3 +317,49 @@ async def test_preflight_against_a_dead_url_names_it() -> None:
         await agent.preflight()
     assert base in str(exc.value) and "connection refused" in str(exc.value)
     await agent.aclose()
+
+
+async def test_env_stop_strings_are_sent_and_applied(server) -> None:
+    url, script = server
+    agent = agent_for(url)
+    r = await agent.reply([{"role": "user", "content": "chatty"}], ctx())
+    assert script.bodies[-1]["stop"] == ["\nObservation:"]  # the env's (EnvSpec.stop)
+    assert r.text == "Thought: t\nAction: move up"  # cut here too: this server ignored stop
+    await agent.aclose()
+    # an env with its own stop strings; at most 4 go out (OpenAI's limit), ours first
+    spec = SPEC.model_copy(update={"stop": ["\nObservation:", "\nQuestion:", "A", "B", "C"]})
+    agent = agent_for(url, stop=["\nObs"])
+    await agent.reply(MSGS, EpisodeContext(env_id="maze", task_id=0, spec=spec))
+    assert script.bodies[-1]["stop"] == ["\nObs", "\nObservation:", "\nQuestion:", "A"]
+    await agent.aclose()
+    plain = agent_for(url, env_stop=False)
+    r = await plain.reply([{"role": "user", "content": "chatty"}], ctx())
+    assert "stop" not in script.bodies[-1] and r.text.endswith("move down")
+    await plain.aclose()
+
+
+async def test_capacity_503_is_waited_out_without_using_retries(server) -> None:
+    url, script = server
+    agent = agent_for(url, max_retries=0)
+    r = await agent.reply([{"role": "user", "content": "capacity"}], ctx())
+    assert r.text == "admitted" and script.calls["capacity"] == 3
+    assert agent.usage["capacity_waits"] == 2 and agent.usage["retries"] == 0
+    await agent.aclose()
+    # but not forever: capacity_wait bounds the time spent waiting
+    impatient = agent_for(url, capacity_wait=0.5)
+    with pytest.raises(AgentError, match="still at capacity.*capacity_wait 0.5"):
+        await impatient.reply([{"role": "user", "content": "always-full"}], ctx())
+    assert script.calls["always-full"] == 1
+    await impatient.aclose()
+
+
+async def test_a_timeout_is_not_resubmitted_to_a_server_that_would_start_over(server) -> None:
+    url, script = server
+    agent = agent_for(url, timeout=0.3, max_retries=5)
+    try:
+        with pytest.raises(AgentError, match=r"no reply within 0\.3 s \(--timeout\)\. Not retried"):
+            await agent.reply([{"role": "user", "content": "stalls"}], ctx())
+    finally:
+        script.release_stalls.set()
+        await agent.aclose()
+    assert script.calls["stalls"] == 1 and agent.usage["timeouts"] == 1 and not agent.resumable

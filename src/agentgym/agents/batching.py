@@ -22,6 +22,7 @@ import asyncio
 import collections
 import concurrent.futures
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -65,6 +66,13 @@ class Batcher(Generic[Req, Res]):
         """Size of each batch run, most recent last (capped at the last 1000)."""
         self.isolated = 0
         """Number of failed batches re-run one request at a time (``isolate_failures``)."""
+        self.running = 0
+        """Requests in the batch being run now (0 between batches)."""
+        self.running_since: float | None = None
+        """``time.monotonic()`` when the running batch started."""
+        self.batch_seconds: float | None = None
+        """Moving average of a batch's duration (None before the first): with ``running`` and the
+        queue, what a server needs to estimate how long a new request would wait."""
 
     async def submit(self, request: Req) -> Res:
         """Enqueue ``request`` and wait for its result (re-raises the request's exception)."""
@@ -75,6 +83,11 @@ class Batcher(Generic[Req, Res]):
         self._pending.append((request, future))
         self._wakeup.set()
         return await future
+
+    @property
+    def queued(self) -> int:
+        """Requests waiting for a batch (their callers have not given up)."""
+        return sum(1 for _, fut in self._pending if not fut.done())
 
     def _ensure_started(self) -> None:
         """Start the background task in the running loop (again if the caller moved to a new loop,
@@ -116,6 +129,7 @@ class Batcher(Generic[Req, Res]):
                 continue
             self.batches += 1
             self.batch_sizes = [*self.batch_sizes[-999:], len(live)]
+            self.running, self.running_since = len(live), time.monotonic()
             try:
                 results = await self._run(loop, live)
             except asyncio.CancelledError:
@@ -123,6 +137,11 @@ class Batcher(Generic[Req, Res]):
                     if not fut.done():
                         fut.cancel()
                 raise
+            finally:
+                took = time.monotonic() - self.running_since
+                self.running, self.running_since = 0, None
+                last = self.batch_seconds
+                self.batch_seconds = took if last is None else 0.7 * last + 0.3 * took
             for (_, fut), res in zip(live, results, strict=True):
                 if fut.done():
                     continue

@@ -34,6 +34,25 @@ def serve_model(
     max_prompt_tokens: int = typer.Option(
         None, help="Longest prompt in tokens, a 400 past it (default: the context length)."
     ),
+    max_queue: int = typer.Option(
+        None,
+        min=1,
+        help="Most requests (choices) waiting for a batch; more get a 503 with Retry-After "
+        "(default: 4 x --max-batch).",
+    ),
+    max_wait: float = typer.Option(
+        60.0,
+        min=0,
+        help="A request that would wait longer than this many seconds for a batch (estimated from "
+        "the batches so far) gets a 503 with Retry-After; 0 = no limit. Keep it under the clients' "
+        "timeout minus one batch.",
+    ),
+    retry_grace: float = typer.Option(
+        60.0,
+        min=0,
+        help="Seconds a generation whose client hung up keeps running for its retry to pick up "
+        "(and a finished one is kept for it); 0 = stop at once.",
+    ),
     log_level: str = typer.Option(
         "info", help="critical, error, warning, info (one line per request) or debug."
     ),
@@ -73,11 +92,16 @@ def serve_model(
         api_key=api_key,
         max_body_bytes=int(max_body_mb * MB),
         max_prompt_tokens=max_prompt_tokens,
+        max_queue=max_queue,
+        max_wait_s=max_wait or None,
+        retry_grace_s=retry_grace,
     )
     # the request log (logger agentgym.model_server) replaces uvicorn's access log
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    adm = app.state.admission
     typer.echo(
         f"serving {app.state.model_name} ({generator.model_path}) at http://{host}:{port}/v1 "
-        f"(body <= {app.state.max_body_bytes} bytes, prompt <= {app.state.max_prompt_tokens} tokens)"
+        f"(body <= {app.state.max_body_bytes} bytes, prompt <= {app.state.max_prompt_tokens} tokens, "
+        f"queue <= {adm.max_queue} requests, wait <= {adm.max_wait or 'any'} s, retry grace {retry_grace:g} s)"
     )
     uvicorn.run(app, host=host, port=port, log_level=level, access_log=False)

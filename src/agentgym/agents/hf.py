@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -33,7 +33,10 @@ from agentgym.core.seeding import derive_seed
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["Completion", "HFAgent", "HFGenerator", "SamplingParams", "load_smollm2"]
+__all__ = ["Completion", "HFAgent", "HFGenerator", "SamplingParams", "TokenLogprob", "load_smollm2"]
+
+MAX_TOP_LOGPROBS = 20
+"""Most alternatives per token a request may ask for (OpenAI's chat limit)."""
 
 END_OF_TURN_TOKENS = ("<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "</s>")
 """End-of-turn markers of common chat templates; the ones in the vocabulary stop generation."""
@@ -51,6 +54,8 @@ class SamplingParams:
     max_new_tokens: int = 256
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    logprobs: int | None = None
+    """None: no log-probabilities; k >= 0: each generated token's, with its k most likely alternatives."""
 
     def __post_init__(self) -> None:
         if self.temperature < 0:
@@ -61,6 +66,23 @@ class SamplingParams:
             raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
         if self.seed is not None and not 0 <= self.seed < 2**64:  # torch's generators take 64 bits
             raise ValueError(f"seed must be in [0, 2**64), got {self.seed}")
+        if self.logprobs is not None and not 0 <= self.logprobs <= MAX_TOP_LOGPROBS:
+            raise ValueError(f"logprobs must be in [0, {MAX_TOP_LOGPROBS}], got {self.logprobs}")
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    """A generated token's log-probability under the model (before temperature and top-p, as
+    vLLM reports them) and the ``top`` most likely tokens at that step, as (id, logprob)."""
+
+    token_id: int
+    logprob: float
+    top: tuple[tuple[int, float], ...] = ()
+
+
+TokenCallback = Callable[[int, "TokenLogprob | None"], None]
+"""Called from the worker thread with each generated token (not the end-of-turn token) as it is
+generated, and its log-probability when asked for: what a streaming server forwards."""
 
 
 @dataclass
@@ -71,6 +93,8 @@ class Completion:
     finish_reason: Literal["stop", "length"]
     token_ids: list[int] = field(default_factory=list)
     """The generated ids, up to and excluding the end-of-turn token (e.g. for RL on token level)."""
+    logprobs: list[TokenLogprob] | None = None
+    """One per id of ``token_ids`` when ``SamplingParams.logprobs`` asked for them."""
 
 
 @dataclass
@@ -80,6 +104,7 @@ class _Request:
     seed: int = 0
     cancelled: bool = False
     """Set when the caller gave up (cancelled task, disconnected HTTP client): its row stops."""
+    on_token: TokenCallback | None = None
 
 
 class RowSampler:
@@ -137,36 +162,91 @@ class RowSampler:
         return scores
 
 
-class RowStopper:
-    """A stopping criterion for rows whose caller gave up, and for per-row stop strings (it
-    decodes the generated tail of each row that has stop strings)."""
+class LogprobTap:
+    """A logits processor, first in the list, that keeps the model's log-probabilities of this step
+    for the rows that asked for them (`RowStopper` reads the chosen token's once it is known).
 
-    def __init__(self, tokenizer: Any, reqs: Sequence[_Request], prompt_len: int):
+    First because `RowSampler` replaces a sampled row's scores by a one-hot choice. Only one step
+    is kept: a whole generation's worth would be steps x rows x vocabulary floats."""
+
+    def __init__(self, reqs: Sequence[_Request]):
+        self.rows = [i for i, r in enumerate(reqs) if r.params.logprobs is not None]
+        self.pos = {row: k for k, row in enumerate(self.rows)}
+        self.k = max((reqs[i].params.logprobs or 0 for i in self.rows), default=0)
+        self.want = [r.params.logprobs for r in reqs]
+        self.step: Any = None
+        self.top: tuple[list[list[float]], list[list[int]]] | None = None
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        import torch
+
+        if self.rows:
+            self.step = torch.log_softmax(scores[self.rows].float(), dim=-1)
+            if self.k:
+                values, ids = self.step.topk(self.k, dim=-1)
+                self.top = (values.tolist(), ids.tolist())
+        return scores
+
+    def take(self, row: int, token: int) -> TokenLogprob | None:
+        """The log-probability of ``token``, just chosen for ``row`` (None if it asked for none)."""
+        want = self.want[row]
+        if want is None or self.step is None:
+            return None
+        k = self.pos[row]
+        top: tuple[tuple[int, float], ...] = ()
+        if want and self.top is not None:
+            values, ids = self.top
+            top = tuple(zip(ids[k][:want], values[k][:want], strict=True))
+        return TokenLogprob(token, float(self.step[k, token]), top)
+
+
+class RowStopper:
+    """A stopping criterion, called after each token: stops rows whose caller gave up and rows
+    whose generated tail (decoded) holds one of their stop strings; hands each new token to its
+    request's ``on_token`` (streaming) and collects the log-probabilities `LogprobTap` kept."""
+
+    def __init__(self, tokenizer: Any, reqs: Sequence[_Request], prompt_len: int, eos_ids: set[int]):
         self.tokenizer = tokenizer
         self.prompt_len = prompt_len
         self.stops = [r.params.stop for r in reqs]
         self.tail = max((len(s) for st in self.stops for s in st), default=0) + 8
         self.stopped_at = [0] * len(reqs)
         self.reqs = reqs
+        self.eos_ids = eos_ids
+        self.ended = [False] * len(reqs)
+        """The row produced its last content token (end-of-turn, stop string, gave up)."""
+        self.tap: LogprobTap | None = None
+        self.logprobs: list[list[TokenLogprob]] = [[] for _ in reqs]
 
     def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
         import torch
 
         done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+        step = input_ids.shape[1] - self.prompt_len
+        last = input_ids[:, -1].tolist()
         for i, stops in enumerate(self.stops):
-            if self.stopped_at[i]:
+            if self.ended[i]:
                 continue
             if self.reqs[i].cancelled:
-                self.stopped_at[i] = input_ids.shape[1] - self.prompt_len
-                done[i] = True
+                self.stopped_at[i] = step
+                self.ended[i] = done[i] = True
                 continue
+            token = last[i]
+            if token in self.eos_ids:  # generate ends the row itself; the token is no content
+                self.ended[i] = True
+                continue
+            lp = self.tap.take(i, token) if self.tap is not None else None
+            if lp is not None:
+                self.logprobs[i].append(lp)
+            if self.reqs[i].on_token is not None:
+                self.reqs[i].on_token(token, lp)
             if not stops:
                 continue
             start = max(self.prompt_len, input_ids.shape[1] - self.tail)  # generated tokens only
             tail = self.tokenizer.decode(input_ids[i, start:].tolist(), skip_special_tokens=True)
             if any(s in tail for s in stops):
-                self.stopped_at[i] = input_ids.shape[1] - self.prompt_len
-                done[i] = True
+                self.stopped_at[i] = step
+                self.ended[i] = done[i] = True
         return done
 
 
@@ -307,12 +387,21 @@ class HFGenerator:
         ids = self.encode(messages)
         return await self.complete_ids(ids, params)
 
-    async def complete_ids(self, prompt_ids: list[int], params: SamplingParams) -> Completion:
+    def encode_text(self, text: str) -> list[int]:
+        """Token ids of a plain prompt (``/v1/completions``): no chat template, the tokenizer's
+        special tokens (e.g. BOS) as it adds them by default."""
+        return list(self.tokenizer(text)["input_ids"])
+
+    async def complete_ids(
+        self, prompt_ids: list[int], params: SamplingParams, on_token: TokenCallback | None = None
+    ) -> Completion:
+        """One reply to the token ids ``prompt_ids`` (see `complete`). ``on_token`` is called from
+        the worker thread with each token as it is generated (it must be quick and thread-safe)."""
         message = self.overflow_message(len(prompt_ids), params.max_new_tokens)
         if message:
             raise ContextOverflow(message)
         seed = params.seed if params.seed is not None else secrets.randbits(63)
-        request = _Request(prompt_ids, params, seed)
+        request = _Request(prompt_ids, params, seed, on_token=on_token)
         self.stats["requests"] += 1
         try:
             return await self.batcher.submit(request)
@@ -338,7 +427,10 @@ class HFGenerator:
         sampler = RowSampler(reqs, width, self.eos_ids, self.device)
         if all(r.cancelled for r in reqs):
             return [Completion("", len(r.prompt_ids), 0, "stop") for r in reqs]
-        stopper = RowStopper(self.tokenizer, reqs, width)
+        stopper = RowStopper(self.tokenizer, reqs, width, self.eos_ids)
+        tap = LogprobTap(reqs)
+        if tap.rows:
+            stopper.tap = tap
         config = GenerationConfig(
             max_new_tokens=max(r.params.max_new_tokens for r in reqs),
             do_sample=False,
@@ -351,7 +443,9 @@ class HFGenerator:
                 input_ids=input_ids.to(self.device),
                 attention_mask=attention.to(self.device),
                 generation_config=config,
-                logits_processor=LogitsProcessorList([sampler] if sampler.needed else []),
+                logits_processor=LogitsProcessorList(
+                    ([tap] if tap.rows else []) + ([sampler] if sampler.needed else [])
+                ),
                 stopping_criteria=StoppingCriteriaList([stopper]),
             )
         results: list[Completion] = []
@@ -369,7 +463,8 @@ class HFGenerator:
             if hit:
                 finish = "stop"
             counted_eos = end is not None and not sampler.forced[i]  # a forced eos is not the model's
-            results.append(Completion(text, len(r.prompt_ids), len(gen) + counted_eos, finish, gen))
+            logprobs = stopper.logprobs[i][: len(gen)] if r.params.logprobs is not None else None
+            results.append(Completion(text, len(r.prompt_ids), len(gen) + counted_eos, finish, gen, logprobs))
             self.stats["generated_tokens"] += results[-1].completion_tokens
         return results
 
@@ -414,7 +509,8 @@ class HFAgent(Agent):
 
     async def reply(self, messages: list[dict[str, str]], ctx: EpisodeContext) -> AgentReply:
         seed = derive_seed(self.seed, ctx.env_id, ctx.task_id, ctx.sample, ctx.round)
-        params = SamplingParams(**{**self.params.__dict__, "seed": seed})
+        stop = tuple(dict.fromkeys((*self.params.stop, *ctx.spec.stop)))  # the env's too (EnvSpec.stop)
+        params = SamplingParams(**{**self.params.__dict__, "seed": seed, "stop": stop})
         try:
             c = await self.generator.complete(messages, params)
         except ContextOverflow:

@@ -3,8 +3,21 @@ serve-model``), over plain httpx: no SDK, so the retry, timeout and error rules 
 
 * ``POST {base_url}/chat/completions`` with ``base_url`` as the SDKs take it (ending in ``/v1``).
 * Up to ``concurrency`` requests in flight (a semaphore); the runner's episodes beyond that wait.
-* Retries with exponential backoff and full jitter on 408/409/429/5xx, timeouts and connection
-  errors; a ``Retry-After`` header (seconds or an HTTP date) sets the wait instead.
+* Retries with exponential backoff and full jitter on 408/409/429/5xx and connection errors; a
+  ``Retry-After`` header (seconds or an HTTP date) sets the wait instead.
+* A server at capacity (503 or 429 with ``Retry-After``, as ``agentgym serve-model`` answers when its
+  queue is full) is waited out, honouring ``Retry-After`` plus jitter, for up to ``capacity_wait``
+  seconds in all: that is the server pacing its clients, not a failure, so it does not use up
+  ``max_retries``.
+* Every request carries an ``Idempotency-Key`` header, the same on each retry of it. A reply that
+  does not come within ``timeout`` seconds is retried only if the server said it resumes retried
+  requests (the ``X-Agentgym-Resumable`` response header of ``agentgym serve-model``): the retry
+  then picks up the generation already under way instead of starting it over. Any other server
+  would drop the half-done work when we hang up and start again from scratch - on a slow (CPU)
+  server every retry then times out the same way, a live-lock - so there the timeout is an
+  `AgentError` that says which setting to change.
+* The env's stop strings (`EnvSpec.stop`, e.g. ``"\nObservation:"``) are sent as ``stop`` and the
+  reply is cut at them again here, for servers that ignore ``stop``.
 * A 400 saying the context length is exceeded -> `ContextOverflow` (the episode ends with
   ``stop: "context"``); any other 4xx -> `AgentError` with the server's message, no retry.
 * ``seed`` makes sampling reproducible on servers that honour it: each turn sends a seed derived
@@ -22,15 +35,24 @@ import os
 import random
 import re
 import time
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
 import httpx
 
 from agentgym.agents.base import Agent, AgentError, AgentReply, ContextOverflow, EpisodeContext
+from agentgym.core.react import cut_at_stop
 from agentgym.core.seeding import derive_seed
 
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+CAPACITY_STATUS = frozenset({429, 503})
+"""With a ``Retry-After`` header: the server is at capacity and says when to come back."""
+RESUMABLE_HEADER = "x-agentgym-resumable"
+"""Response header of a server that answers a retried request (same ``Idempotency-Key``) from the
+generation already under way or done, instead of starting it again."""
+MAX_STOPS = 4
+"""OpenAI's API takes at most 4 stop strings (vLLM and ``agentgym serve-model`` take more)."""
 
 CONTEXT_PATTERNS = re.compile(
     r"context[ _]length|maximum context|context window|too many tokens|prompt is too long"
@@ -109,6 +131,10 @@ class OpenAIAgent(Agent):
     local servers usually need none. ``extra_body`` is merged into every request (e.g.
     ``{"chat_template_kwargs": {"enable_thinking": False}}`` for vLLM). Token usage of all calls
     accumulates in ``usage``.
+
+    ``timeout``: seconds to wait for one reply (see the module docstring for what happens then).
+    ``capacity_wait``: seconds a reply may spend in all waiting out a server at capacity.
+    ``stop``: stop strings sent with every request, before the env's own (``env_stop``).
     """
 
     name = "openai"
@@ -131,11 +157,15 @@ class OpenAIAgent(Agent):
         stop: Sequence[str] | None = None,
         seed: int | None = None,
         extra_body: dict[str, Any] | None = None,
+        capacity_wait: float = 1800.0,
+        env_stop: bool = True,
     ):
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+        if not timeout > 0:
+            raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
         self.base_url = base_url.rstrip("/")
         self.model = model
         self._api_key = api_key if api_key is not None else os.environ.get(api_key_env)
@@ -150,7 +180,18 @@ class OpenAIAgent(Agent):
         self.stop = list(stop) if stop else None
         self.seed = seed
         self.extra_body = dict(extra_body or {})
-        self.usage = {"requests": 0, "retries": 0, "prompt_tokens": 0, "completion_tokens": 0}
+        self.capacity_wait = capacity_wait
+        self.env_stop = env_stop
+        self.resumable = False
+        """Whether the server said it resumes retried requests (`RESUMABLE_HEADER`)."""
+        self.usage = {
+            "requests": 0,
+            "retries": 0,
+            "capacity_waits": 0,
+            "timeouts": 0,
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+        }
         self._rng = random.Random(seed)  # jitter only; never the global RNG
         self._client: httpx.AsyncClient | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
@@ -178,13 +219,19 @@ class OpenAIAgent(Agent):
         }
         if self.max_tokens is not None:
             body["max_tokens"] = self.max_tokens
-        if self.stop:
-            body["stop"] = self.stop
+        stop = self.stops(ctx)
+        if stop:
+            body["stop"] = stop
         if self.seed is not None:
             parts = (ctx.env_id, ctx.task_id, ctx.sample, ctx.round) if ctx is not None else ()
             body["seed"] = derive_seed(self.seed, *parts) % (1 << 31)
         body.update(self.extra_body)
         return body
+
+    def stops(self, ctx: EpisodeContext | None) -> list[str]:
+        """The stop strings of a request: ours, then the env's (`EnvSpec.stop`), at most 4."""
+        env = list(ctx.spec.stop) if ctx is not None and self.env_stop else []
+        return list(dict.fromkeys(s for s in [*(self.stop or []), *env] if s))[:MAX_STOPS]
 
     def _delay(self, attempt: int, response: httpx.Response | None) -> float:
         asked = retry_after(response)
@@ -192,31 +239,76 @@ class OpenAIAgent(Agent):
             return min(asked, self.max_backoff)
         return self._rng.uniform(0, min(self.max_backoff, self.backoff * 2**attempt))
 
+    def _note_server(self, response: httpx.Response) -> None:
+        if response.headers.get(RESUMABLE_HEADER):
+            self.resumable = True
+
     async def reply(self, messages: list[dict[str, str]], ctx: EpisodeContext) -> AgentReply:
         client, sem = self._ensure_client()
         body = self.request_body(messages, ctx)
         url = f"{self.base_url}/chat/completions"
+        # one key for this reply and all its retries: a server that dedupes by it answers a retry
+        # from the work it has already done (OpenAI's SDKs send the same header the same way)
+        headers = {"Idempotency-Key": f"agentgym-{uuid.uuid4().hex}"}
         last = ""
+        waited = 0.0
         async with sem:
-            for attempt in range(self.max_retries + 1):
+            attempt = 0
+            while True:
                 response: httpx.Response | None = None
                 try:
-                    response = await client.post(url, json=body)
+                    response = await client.post(url, json=body, headers=headers)
+                except httpx.ReadTimeout as e:
+                    self.usage["timeouts"] += 1
+                    if not self.resumable:
+                        raise AgentError(self._timeout_message(url)) from e
+                    last = f"no reply within {self.timeout:g} s (ReadTimeout; the retry resumes it)"
+                    if attempt < self.max_retries:
+                        attempt += 1
+                        self.usage["retries"] += 1
+                        continue  # the server still works on it: ask again at once
+                    break
                 except (httpx.TimeoutException, httpx.TransportError) as e:
                     last = f"{type(e).__name__}: {e}"
                 else:
+                    self._note_server(response)
                     if response.status_code == 200:
-                        return self._parse(response)
+                        return self._parse(response, self.stops(ctx))
                     message = error_message(response)
                     if is_context_overflow(response, message):
                         raise ContextOverflow(message)
                     last = f"HTTP {response.status_code}: {message}"
                     if response.status_code not in RETRY_STATUS:
                         raise AgentError(f"{url}: {last}")
-                if attempt < self.max_retries:
-                    self.usage["retries"] += 1
-                    await asyncio.sleep(self._delay(attempt, response))
-        raise AgentError(f"{url}: failed after {self.max_retries + 1} attempts; last error: {last}")
+                    asked = retry_after(response)
+                    if response.status_code in CAPACITY_STATUS and asked is not None:
+                        # the server paces us: wait as asked (plus jitter, so that the clients it
+                        # turned away do not all come back at once), without using up a retry
+                        pause = asked + self._rng.uniform(0, 0.25 * asked + 0.5)
+                        if waited + pause > self.capacity_wait:
+                            raise AgentError(
+                                f"{url}: still at capacity after waiting {waited:.0f} s "
+                                f"(capacity_wait {self.capacity_wait:g} s); last answer: {last}"
+                            )
+                        self.usage["capacity_waits"] += 1
+                        waited += pause
+                        await asyncio.sleep(pause)
+                        continue
+                if attempt >= self.max_retries:
+                    break
+                self.usage["retries"] += 1
+                await asyncio.sleep(self._delay(attempt, response))
+                attempt += 1
+        raise AgentError(f"{url}: failed after {attempt + 1} attempts; last error: {last}")
+
+    def _timeout_message(self, url: str) -> str:
+        return (
+            f"{url}: no reply within {self.timeout:g} s (--timeout). Not retried: this server does "
+            "not resume a retried request, so a retry would start the generation over and time out "
+            "the same way. Raise --timeout, or lower --concurrency / --max-tokens, or serve the "
+            "model with `agentgym serve-model` (it resumes retried requests and turns away what it "
+            "cannot serve in time)."
+        )
 
     async def preflight(self) -> str:
         """Check the endpoint before any episode; returns a one-line description of what was checked.
@@ -235,6 +327,7 @@ class OpenAIAgent(Agent):
                 f"cannot reach the model endpoint {self.base_url}: {_transport_cause(e)}; {hint}, "
                 "and does --base-url end in /v1?"
             ) from e
+        self._note_server(response)
         if response.status_code in (401, 403):
             raise AgentError(
                 f"the model endpoint {self.base_url} rejected the API key (HTTP {response.status_code}: "
@@ -266,6 +359,7 @@ class OpenAIAgent(Agent):
                 if isinstance(e, httpx.ConnectError):  # it answered GET /models a moment ago
                     break
             else:
+                self._note_server(answer)
                 if answer.status_code == 200:
                     try:
                         answer.json()["choices"][0]["message"]
@@ -284,11 +378,11 @@ class OpenAIAgent(Agent):
         hint404 = " (does --base-url end in /v1?)" if last.startswith("HTTP 404") else ""
         raise AgentError(f"a 1-token test request to the model endpoint {url} failed: {last}{hint404}")
 
-    def _parse(self, response: httpx.Response) -> AgentReply:
+    def _parse(self, response: httpx.Response, stop: Sequence[str] = ()) -> AgentReply:
         try:
             data = response.json()
             choice = data["choices"][0]
-            text = choice["message"].get("content") or ""
+            text = cut_at_stop(choice["message"].get("content") or "", stop)  # if the server ignored stop
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as e:
             raise AgentError(f"malformed chat completion from {self.base_url}: {response.text[:300]}") from e
         usage = data.get("usage") or {}

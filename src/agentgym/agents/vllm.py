@@ -36,6 +36,7 @@ class _Turn:
     messages: list[dict[str, str]]
     seed: int
     prompt_tokens: int
+    stop: list[str]
 
 
 class VLLMAgent(Agent):
@@ -95,8 +96,9 @@ class VLLMAgent(Agent):
                 f"prompt of {n} tokens + max_tokens {self.max_tokens} exceeds the context of {self.max_context}"
             )
         seed = derive_seed(self.seed, ctx.env_id, ctx.task_id, ctx.sample, ctx.round) % (1 << 31)
+        stop = list(dict.fromkeys([*self.stop, *ctx.spec.stop]))  # the env's too (EnvSpec.stop)
         try:
-            return await self.batcher.submit(_Turn(messages, seed, n))
+            return await self.batcher.submit(_Turn(messages, seed, n, stop))
         except Exception as e:
             raise AgentError(f"vLLM generation failed: {type(e).__name__}: {e}") from e
 
@@ -106,7 +108,7 @@ class VLLMAgent(Agent):
                 temperature=self.temperature,
                 top_p=self.top_p,
                 max_tokens=self.max_tokens,
-                stop=self.stop or None,
+                stop=t.stop or None,
                 seed=t.seed,
             )
             for t in turns

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agentgym.core.types import ActionFormat
+from agentgym.core.types import DEFAULT_STOP, ActionFormat
 
 # The reply is a model's (or a hostile client's) text of any length: every pattern here runs in
 # time linear in it. ``\s*+`` is possessive (never gives back what it took): handing whitespace
@@ -66,42 +67,76 @@ def after_last_action(text: str) -> str | None:
     return None if m is None else text[len(text) - m.start() :]
 
 
+def cut_at_stop(text: str, stop: Sequence[str] = DEFAULT_STOP) -> str:
+    """``text`` up to the first occurrence of any of ``stop`` (a chat model that writes past its
+    action goes on to invent the next "Observation:"; that and everything after is not its turn).
+
+    What a server does with a request's ``stop``, done again on the client side for the servers
+    and backends that ignore it. One ``str.find`` per stop string: linear in ``text``."""
+    cut = len(text)
+    for s in stop:
+        if s:
+            i = text.find(s, 0, cut + len(s) - 1)  # only a match that starts before the current cut
+            if 0 <= i < cut:
+                cut = i
+    return text[:cut]
+
+
 def _keep_safe(text: str) -> str:
     """``re.sub(r"[^A-Za-z0-9, ]", "", text)`` in two C passes (re.sub paid a call per removed character)."""
     return text.encode("ascii", "ignore").translate(None, _UNSAFE_ASCII).decode("ascii")
 
 
-def parse_reply(reply: str, fmt: ActionFormat) -> ParsedReply:
-    """Extract the action from ``reply`` according to ``fmt`` (in time linear in its length)."""
-    reply = _strip_eos(reply or "")
+def parse_reply(reply: str, fmt: ActionFormat, stop: Sequence[str] = DEFAULT_STOP) -> ParsedReply:
+    """Extract the action from ``reply`` according to ``fmt`` (in time linear in its length).
+
+    The reply is first cut at the first of ``stop`` (the env's `EnvSpec.stop`): a reply that goes on
+    after its action with an invented "Observation: ..." (and maybe more actions) is judged by the
+    first complete action only, as if the server had honoured the stop strings. The error of a
+    reply without an action says what is missing."""
+    reply = _strip_eos(cut_at_stop(reply or "", stop))
     if fmt == "raw":
         return ParsedReply(reply) if reply else ParsedReply(None, "The reply was empty. " + FORMAT_HINT[fmt])
     if fmt == "sql_block":
         last = deque(_SQL_BLOCK.finditer(reply), maxlen=1)
         if not last:
-            return ParsedReply(None, "No ```sql ... ``` block found. " + FORMAT_HINT[fmt])
+            what = (
+                "The ``` block has no closing ```."
+                if "```sql" in reply.lower()
+                else "No ```sql ... ``` block found."
+            )
+            return ParsedReply(None, f"{what} {FORMAT_HINT[fmt]}")
         sql = last[0].group(1).strip()
         return ParsedReply(sql) if sql else ParsedReply(None, "The SQL block is empty. " + FORMAT_HINT[fmt])
     if fmt == "react_line":
         lines = _ACTION_LINE.finditer(reply)
         first = next(lines, None)
         if first is not None and next(lines, None) is not None:  # a second one is enough to know
-            return ParsedReply(None, "The reply has more than one Action. " + FORMAT_HINT[fmt])
-        action = _keep_safe(first.group(1)).strip() if first is not None else ""
-        return ParsedReply(action) if action else ParsedReply(None, "No action found. " + FORMAT_HINT[fmt])
+            return ParsedReply(
+                None, "The reply has more than one Action line; give exactly one. " + FORMAT_HINT[fmt]
+            )
+        if first is None:
+            return ParsedReply(None, 'No action found: the reply has no "Action:". ' + FORMAT_HINT[fmt])
+        action = _keep_safe(first.group(1)).strip()
+        if action:
+            return ParsedReply(action)
+        what = "is empty" if not first.group(1).strip() else "has none of the characters A-Z, a-z, 0-9"
+        return ParsedReply(None, f'The action after "Action:" {what}. ' + FORMAT_HINT[fmt])
     if fmt == "react_first":
         first = _ACTION.search(reply)
         if first is None:
-            return ParsedReply(None, "No action found. " + FORMAT_HINT[fmt])
+            return ParsedReply(None, 'No action found: the reply has no "Action:". ' + FORMAT_HINT[fmt])
         second = _ACTION.search(reply, first.end())
         text = reply[first.end() : second.start() if second is not None else len(reply)]
         action = text.strip().split("\n", 1)[0].strip()
     else:
         rest = after_last_action(reply)
         if rest is None:
-            return ParsedReply(None, "No action found. " + FORMAT_HINT[fmt])
+            return ParsedReply(None, 'No action found: the reply has no "Action:". ' + FORMAT_HINT[fmt])
         action = rest.strip()
-    return ParsedReply(action) if action else ParsedReply(None, "The action is empty. " + FORMAT_HINT[fmt])
+    if action:
+        return ParsedReply(action)
+    return ParsedReply(None, 'The action is empty: nothing follows "Action:". ' + FORMAT_HINT[fmt])
 
 
 def format_reply(thought: str, action: str) -> str:

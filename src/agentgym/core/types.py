@@ -38,6 +38,10 @@ ActionFormat = Literal["react_first", "react_last", "react_line", "sql_block", "
 * ``raw`` - the whole reply goes to the env, which parses it itself (tool envs)
 """
 
+DEFAULT_STOP = ("\nObservation:",)
+"""Every env's observations are shown as "Observation: ..." in its instruction's examples, so a
+model that keeps writing after its action invents one: the reply is cut there (`EnvSpec.stop`)."""
+
 StopReason = Literal["done", "max_rounds", "context", "error"]
 """Why an episode ended: the env said done; the round limit; the prompt outgrew the model's
 context; an exception (env server down, env crash, model backend failure)."""
@@ -114,6 +118,12 @@ class EnvSpec(BaseModel):
     description: str = ""
     blocking: bool = Field(
         False, description="Steps are slow or hold a lock (JVM, TextWorld): run them in worker threads."
+    )
+    stop: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_STOP),
+        description="Stop strings every model backend sends with each request of this env: generation ends "
+        "before the first of them (a reply is one turn; a chat model that goes on to invent the next "
+        "'Observation:' would otherwise bury its action under made-up turns).",
     )
     max_action_chars: int = Field(
         4096,

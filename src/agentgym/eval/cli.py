@@ -44,6 +44,12 @@ EXIT_EPISODE_ERRORS = 3
 """The run went to the end but some episodes ended with ``stop: "error"``; rerun to retry them."""
 EXIT_INTERRUPTED = 130
 
+TIMEOUT_HELP = (
+    "Seconds to wait for one model reply (--agent openai). A timed-out reply is retried only on a "
+    "server that resumes it (`agentgym serve-model`); elsewhere it ends the episode with an error "
+    "naming this setting. On a CPU, allow for a whole batch: --max-tokens tokens of every episode in "
+    "flight."
+)
 CAPACITY_WAIT_HELP = (
     "Seconds to wait for a free slot when every env server is at capacity (503) before an episode "
     "errors; transient failures (a refused connection after contact, 502/504) get a few quick "
@@ -123,6 +129,7 @@ def build_agent(
     max_tokens: int = 512,
     concurrency: int = 8,
     seed: int = 0,
+    timeout: float = 120.0,
 ) -> Agent:
     """The agent named on the command line; LLM backends are imported only when asked for."""
     if name == "expert":
@@ -164,6 +171,7 @@ def build_agent(
             top_p=top_p,
             max_tokens=max_tokens,
             concurrency=concurrency,
+            timeout=timeout,
         )
     if name == "hf":
         if not model:
@@ -451,6 +459,7 @@ def eval_cmd(
         None, "--server", help="Env server URL (repeat for a pool); default in-process."
     ),
     capacity_wait: float = typer.Option(300.0, "--capacity-wait", min=0, help=CAPACITY_WAIT_HELP),
+    timeout: float = typer.Option(120.0, "--timeout", min=0.001, help=TIMEOUT_HELP),
     seed: int = typer.Option(0, "--seed", help="Env seed and agent sampling seed."),
     max_rounds: int | None = typer.Option(
         None, "--max-rounds", min=1, help="Override every env's round limit."
@@ -494,6 +503,7 @@ def eval_cmd(
             max_tokens=max_tokens,
             concurrency=concurrency,
             seed=seed,
+            timeout=timeout,
         )
     except (ValueError, TypeError) as e:
         raise _fail(e) from None
@@ -631,6 +641,7 @@ def collect_cmd(
     concurrency: int = typer.Option(8, "--concurrency", min=1),
     server: list[str] | None = typer.Option(None, "--server", help="Env server URL (repeat for a pool)."),
     capacity_wait: float = typer.Option(300.0, "--capacity-wait", min=0, help=CAPACITY_WAIT_HELP),
+    timeout: float = typer.Option(120.0, "--timeout", min=0.001, help=TIMEOUT_HELP),
     seed: int = typer.Option(0, "--seed"),
     run_dir: Path | None = typer.Option(
         None, "--run-dir", help="Keep every episode here too (and resume from it)."
@@ -663,6 +674,7 @@ def collect_cmd(
             max_tokens=max_tokens,
             concurrency=concurrency,
             seed=seed,
+            timeout=timeout,
         )
     except (ValueError, TypeError) as e:
         raise _fail(e) from None

@@ -86,6 +86,7 @@ def _spec(splits: dict[str, list[int]], description: str) -> EnvSpec:
         max_rounds=1,
         metric="success",
         action_format="sql_block",
+        stop=["\nObservation:", "\nQuestion:"],  # a model that writes on invents the next question
         ack="Ok.",
         splits=splits,
         description=description,

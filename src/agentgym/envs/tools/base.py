@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from agentgym.core.env import Env, invalid
-from agentgym.core.react import after_last_action, format_reply
-from agentgym.core.types import StepResult
+from agentgym.core.react import after_last_action, cut_at_stop, format_reply
+from agentgym.core.types import DEFAULT_STOP, StepResult
 
 MAX_REPLY_CHARS = 16_384
 """The tool envs' ``EnvSpec.max_action_chars``: their action is the model's WHOLE reply (format
@@ -61,6 +61,7 @@ slicing around it gives the same name and input (both are stripped anyway) in on
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _INT = re.compile(r"\s*+-?\d++\s*+")
 _EOS = ("</s>", "<|im_end|>", "<|endoftext|>", "<|eot_id|>")
+_JSON = json.JSONDecoder()
 
 FORMAT_ERROR = (
     'Format error: answer with one action in the form "Action: <tool name> with Action Input: '
@@ -199,44 +200,77 @@ def as_str(value: Any, name: str) -> str:
 
 
 # --------------------------------------------------------------------------------------- parsing
-def parse_action(reply: str) -> tuple[str, dict[str, Any]] | str:
-    """``(tool name, arguments)`` from a raw reply, or an error message (never evaluates code)."""
-    text = (reply or "").strip()
+def _format_error(problem: str) -> str:
+    """`FORMAT_ERROR` saying first what is wrong with this reply."""
+    how = FORMAT_ERROR.removeprefix("Format error: ")
+    return f"Format error: {problem}. {how[:1].upper()}{how[1:]}"
+
+
+def parse_action(reply: str, stop: Sequence[str] = DEFAULT_STOP) -> tuple[str, dict[str, Any]] | str:
+    """``(tool name, arguments)`` from a raw reply, or an error message (never evaluates code).
+
+    The reply is judged by its first complete action: it is cut at the first of ``stop`` (a model
+    that writes on invents the tool's "Observation: ..."), and the input is the first JSON value
+    after ``with Action Input:`` - the lines after it are ignored. The message of a reply without
+    a call says what is missing or which JSON error was found where."""
+    text = cut_at_stop(reply or "", stop).strip()
     for tok in _EOS:
         if text.endswith(tok):
             text = text[: -len(tok)].rstrip()
     rest = after_last_action(text)  # after the last "Action:" (the original: re.split(...)[-1])
     if rest is None:
-        return FORMAT_ERROR
+        return _format_error('the reply has no "Action:"')
     call = rest.strip()
     m = _WITH_INPUT.search(call)
     if not m:
-        return FORMAT_ERROR
+        return _format_error('"with Action Input:" does not follow the tool name')
     name = call[: m.start()].strip().strip("`").strip()
     raw = call[m.end() :].strip().strip("`").strip()
-    if not name or not _IDENTIFIER.fullmatch(name):
+    if not name:
         return FORMAT_ERROR
+    if not _IDENTIFIER.fullmatch(name):
+        shown = name if len(name) <= 60 else name[:60] + "..."
+        return _format_error(f"the tool name {shown!r} is not a name (letters, digits and _ only)")
     if len(raw) > MAX_INPUT_CHARS:
         return f"The action input is too long ({len(raw)} characters; at most {MAX_INPUT_CHARS})."
-    args = parse_input(raw)
+    args = parse_input(raw, first=True)
     if isinstance(args, str):
         return args
     return name, args
 
 
-def parse_input(raw: str) -> dict[str, Any] | str:
-    """A JSON object (or a Python dict literal); anything else is an error message."""
+def parse_input(raw: str, *, first: bool = False) -> dict[str, Any] | str:
+    """A JSON object (or a Python dict literal); anything else is an error message.
+
+    ``first``: the object may be followed by more lines (the rest of a model's reply), which are
+    ignored; otherwise ``raw`` must be the object and nothing else. Text after the object on its
+    own line is an error either way (``{"a": 1}; __import__("os")`` is not a call)."""
     if raw in ("", "{}", "None", "null"):
         return {}
     try:
-        value = json.loads(raw)
-    except (ValueError, RecursionError):
+        if first:
+            value, end = _JSON.raw_decode(raw)
+            rest = raw[end:].lstrip(" \t")
+            if rest and rest[0] not in "\r\n":  # the model's next lines are not the input; this is
+                shown = rest if len(rest) <= 40 else rest[:40] + "..."
+                return (
+                    f"The action input has text after its JSON object on the same line ({shown!r}): "
+                    'write only the JSON object after "Action Input:".'
+                )
+        else:
+            value = json.loads(raw)
+    except (ValueError, RecursionError) as json_error:
         try:
             value = ast.literal_eval(raw)  # literals only: calls and names are rejected
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            where = (
+                f" ({json_error.msg} at character {json_error.pos + 1})"
+                if isinstance(json_error, json.JSONDecodeError)
+                else ""
+            )
             return (
-                "The action input is not a valid JSON object (write the arguments as "
-                '{"name": value, ...}, with strings in double quotes).'
+                f"The action input is not a valid JSON object{where}: write the arguments as "
+                '{"name": value, ...}, with strings in double quotes.'
             )
     if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
         return 'The action input must be a JSON object of named arguments, such as {"name": value}.'
