@@ -240,6 +240,12 @@ def test_text_completions(http: httpx.Client, generator: HFGenerator) -> None:
     assert many["choices"][0]["text"] == many["choices"][1]["text"] == text
     assert many["choices"][2]["text"] == many["choices"][3]["text"] != text
     assert many["usage"]["completion_tokens"] == 4 * 16
+    long = http.post(COMPLETIONS, json={"prompt": "move left " * 300, "max_tokens": 2})
+    assert long.status_code == 400
+    assert (long.json()["error"]["code"], long.json()["error"]["param"]) == (
+        "context_length_exceeded",
+        "prompt",
+    )
 
 
 def test_completion_logprobs_and_stream(http: httpx.Client) -> None:

@@ -560,13 +560,13 @@ def create_app(
         }
         return {"object": "list", "data": [card]}
 
-    def too_long(what: str) -> ApiError:
+    def too_long(what: str, param: str = "messages") -> ApiError:
         message = (
             f"{what} This server's limit is {prompt_limit} prompt tokens (--max-prompt-tokens; the "
             f"model's maximum context length is {generator.max_context} tokens). "
-            "Please reduce the length of the messages."
+            f"Please reduce the length of the {param}."
         )
-        return ApiError(400, message, param="messages", code="context_length_exceeded")
+        return ApiError(400, message, param=param, code="context_length_exceeded")
 
     def check_model(req: SamplingRequest) -> None:
         if req.model is not None and req.model != name:
@@ -608,12 +608,12 @@ def create_app(
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(tokenize_pool, fn, *args)
 
-    def check_prompt(ids: list[int], params: SamplingParams) -> None:
+    def check_prompt(ids: list[int], params: SamplingParams, param: str = "messages") -> None:
         if len(ids) > prompt_limit:
-            raise too_long(f"The prompt is {len(ids)} tokens long.")
+            raise too_long(f"The prompt is {len(ids)} tokens long.", param)
         overflow = generator.overflow_message(len(ids), params.max_new_tokens)
         if overflow:
-            raise ApiError(400, overflow, param="messages", code="context_length_exceeded")
+            raise ApiError(400, overflow, param=param, code="context_length_exceeded")
 
     async def choices_for(p: _Prompt, n: int) -> list[Completion]:
         """``n`` completions of one prompt: a greedy one generated once, sampled ones each with
@@ -775,7 +775,7 @@ def create_app(
             raise ApiError(400, f"at most {4 * MAX_N} prompts x n per request", param="prompt")
         for x in prompts:
             if isinstance(x, str) and len(x) > max_chars:
-                raise too_long(f"A prompt is {len(x)} characters long (at most {max_chars}).")
+                raise too_long(f"A prompt is {len(x)} characters long (at most {max_chars}).", "prompt")
             if isinstance(x, list) and any(not 0 <= t < vocab_size for t in x):
                 raise ApiError(400, f"token ids must be in [0, {vocab_size})", param="prompt")
         return prompts
@@ -793,7 +793,7 @@ def create_app(
         result = []
         for ids, text in await tokenize(encode_all):
             params = params_for(req, len(ids), req.max_tokens, COMPLETIONS_DEFAULT_MAX_TOKENS, req.logprobs)
-            check_prompt(ids, params)
+            check_prompt(ids, params, "prompt")
             result.append(_Prompt(ids, params, text if req.echo else ""))
         return result
 
