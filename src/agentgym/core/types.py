@@ -96,6 +96,25 @@ class StepResult:
         return self.terminated or self.truncated
 
 
+class _SplitsSummary:
+    """``{train: 4520 ids 100..4999, test: 25 ids 0-24}``: a split's size and span, not its ids
+    (``0-24`` when the ids are exactly that range, ``100..4999`` when there are gaps)."""
+
+    def __init__(self, splits: dict[str, list[int]]) -> None:
+        self.splits = splits
+
+    def __repr__(self) -> str:
+        parts = []
+        for name, ids in self.splits.items():
+            if not ids:
+                parts.append(f"{name}: 0 ids")
+                continue
+            lo, hi = min(ids), max(ids)
+            span = f"{lo}-{hi}" if hi - lo + 1 == len(ids) == len(set(ids)) else f"{lo}..{hi}"
+            parts.append(f"{name}: {len(ids)} ids {span}")
+        return "{" + ", ".join(parts) + "}"
+
+
 class EnvSpec(BaseModel):
     """Static description of an environment: served at ``GET /v1/envs/{env}`` and shown by
     ``agentgym envs``. Everything a remote runner needs to drive the env without importing it."""
@@ -136,6 +155,14 @@ class EnvSpec(BaseModel):
             return self.splits[name]
         except KeyError:
             raise KeyError(f"{self.id} has no split {name!r}; splits: {sorted(self.splits)}") from None
+
+    def __repr_args__(self) -> Any:
+        """What ``repr``, ``str`` and rich show: every field, but each split as a count and a range.
+
+        The splits hold thousands of task ids (``repr(spec)`` was ~4,500 numbers); the full lists
+        stay in ``spec.splits`` and in ``model_dump()``."""
+        for name, value in super().__repr_args__():
+            yield name, (_SplitsSummary(value) if name == "splits" else value)
 
 
 class EnvOptions(BaseModel):

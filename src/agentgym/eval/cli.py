@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from agentgym.rollout.progress import DEFAULT_EVERY_S, PROGRESS_EVERY_HELP, PROGRESS_HELP, ProgressOptions
+
 if TYPE_CHECKING:
     from agentgym.agents.base import Agent
     from agentgym.client.base import AsyncClient
@@ -318,7 +320,7 @@ def items_from_file(
     if not path.exists():
         raise ValueError(f"--items {path}: no such file")
     wanted = {s.id for s in specs}
-    ids = [it for it in load_eval_items(path) if it.env in wanted]
+    ids = load_eval_items(path, only=wanted)  # other envs' ids (even unsupported ones) are skipped
     per_env: dict[str, list[int]] = {}
     for it in ids:
         per_env.setdefault(it.env, [])
@@ -355,46 +357,15 @@ async def play_all(
     concurrency: int,
     max_rounds: int | None,
     max_context_tokens: int | None,
-    progress: bool,
+    progress: ProgressOptions,
     label: str,
 ) -> list[Trajectory]:
-    """`run_episodes` with a rich progress bar showing episodes done and the live success rate."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+    """`run_episodes` reporting its progress (`RolloutProgress`: a bar on a terminal, plain lines
+    with the success rate, rate and ETA in a log)."""
+    from agentgym.rollout.progress import RolloutProgress
     from agentgym.rollout.runner import run_episodes
 
-    done_before = (
-        [store.get(it.key) if store.is_done(it.key) else None for it in items] if store is not None else []
-    )
-    stored = [t for t in done_before if t is not None]
-    counts = {
-        "done": len(stored),
-        "succ": sum(t.success for t in stored),
-        "err": sum(t.stop == "error" for t in stored),
-    }
-
-    def fields() -> dict[str, str]:
-        rate = 100 * counts["succ"] / counts["done"] if counts["done"] else 0.0
-        return {"succ": f"success {rate:5.1f}%", "err": f"errors {counts['err']}" if counts["err"] else ""}
-
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[succ]}"),
-        TextColumn("[red]{task.fields[err]}"),
-        TimeElapsedColumn(),
-        disable=not progress,
-        transient=False,
-    ) as bar:
-        task = bar.add_task(label, total=len(items), completed=len(stored), **fields())
-
-        def on_episode(t: Trajectory) -> None:
-            counts["done"] += 1
-            counts["succ"] += int(t.success)
-            counts["err"] += int(t.stop == "error")
-            bar.update(task, completed=counts["done"], **fields())
-
+    with RolloutProgress.for_items(label, items, store, options=progress) as report:
         return await run_episodes(
             items,
             agent,
@@ -403,7 +374,7 @@ async def play_all(
             store=store,
             max_rounds=max_rounds,
             max_context_tokens=max_context_tokens,
-            on_episode=on_episode,
+            on_episode=report.episode,
         )
 
 
@@ -448,8 +419,8 @@ def eval_cmd(
     api_key_env: str | None = typer.Option(
         None, "--api-key-env", help="Env var holding the API key (default OPENAI_API_KEY)."
     ),
-    temperature: float = typer.Option(0.0, "--temperature"),
-    top_p: float = typer.Option(1.0, "--top-p"),
+    temperature: float = typer.Option(0.0, "--temperature", help="Sampling temperature (0 = greedy)."),
+    top_p: float = typer.Option(1.0, "--top-p", help="Nucleus sampling: keep this probability mass."),
     max_tokens: int = typer.Option(512, "--max-tokens", help="Max new tokens per reply."),
     split: str = typer.Option("test", "--split", help="Which split to play (AgentEval = test)."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N items of each env."),
@@ -478,7 +449,10 @@ def eval_cmd(
         help="Check the env servers (health, hosted envs, expert route for --agent expert) and the "
         "model endpoint (model listed, a 1-token reply) before any episode.",
     ),
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help=PROGRESS_HELP),
+    progress_every: float = typer.Option(
+        DEFAULT_EVERY_S, "--progress-every", min=0, help=PROGRESS_EVERY_HELP
+    ),
 ) -> None:
     """Run AgentEval: play each env's test items with an agent; write trajectories, results, report, plot.
 
@@ -545,7 +519,7 @@ def eval_cmd(
                     concurrency=concurrency,
                     max_rounds=max_rounds,
                     max_context_tokens=max_context_tokens,
-                    progress=progress,
+                    progress=ProgressOptions(progress, progress_every),
                     label=f"eval {agent}",
                 )
             results = run_metrics(trajs, {s.id: s.metric for s in specs}, seed=seed)
@@ -629,20 +603,22 @@ def collect_cmd(
     envs: str = typer.Option(..., "--envs", help="Comma-separated env ids, or 'all'."),
     out: Path = typer.Option(..., "--out", help="AgentTraj JSON file to write."),
     agent: str = typer.Option("expert", "--agent", help=f"One of: {', '.join(AGENTS)}."),
-    model: str | None = typer.Option(None, "--model"),
+    model: str | None = typer.Option(None, "--model", help="Model name (openai) or path (hf)."),
     base_url: str | None = typer.Option(
         None, "--base-url", help="OpenAI-compatible endpoint (or set OPENAI_BASE_URL)."
     ),
-    api_key_env: str | None = typer.Option(None, "--api-key-env"),
-    temperature: float = typer.Option(0.0, "--temperature"),
-    max_tokens: int = typer.Option(512, "--max-tokens"),
-    split: str = typer.Option("train", "--split"),
+    api_key_env: str | None = typer.Option(
+        None, "--api-key-env", help="Env var holding the API key (default OPENAI_API_KEY)."
+    ),
+    temperature: float = typer.Option(0.0, "--temperature", help="Sampling temperature (0 = greedy)."),
+    max_tokens: int = typer.Option(512, "--max-tokens", help="Max new tokens per reply."),
+    split: str = typer.Option("train", "--split", help="Which split to play (AgentTraj = train)."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N items of each env."),
-    concurrency: int = typer.Option(8, "--concurrency", min=1),
+    concurrency: int = typer.Option(8, "--concurrency", min=1, help="Episodes in flight at once."),
     server: list[str] | None = typer.Option(None, "--server", help="Env server URL (repeat for a pool)."),
     capacity_wait: float = typer.Option(300.0, "--capacity-wait", min=0, help=CAPACITY_WAIT_HELP),
     timeout: float = typer.Option(120.0, "--timeout", min=0.001, help=TIMEOUT_HELP),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", help="Env seed and agent sampling seed."),
     run_dir: Path | None = typer.Option(
         None, "--run-dir", help="Keep every episode here too (and resume from it)."
     ),
@@ -652,7 +628,10 @@ def collect_cmd(
     preflight: bool = typer.Option(
         True, "--preflight/--no-preflight", help="Check the env servers and model endpoint first."
     ),
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help=PROGRESS_HELP),
+    progress_every: float = typer.Option(
+        DEFAULT_EVERY_S, "--progress-every", min=0, help=PROGRESS_EVERY_HELP
+    ),
 ) -> None:
     """Build an AgentTraj set: play a split and keep the successful episodes (reward >= the env's threshold).
 
@@ -701,7 +680,7 @@ def collect_cmd(
                     concurrency=concurrency,
                     max_rounds=None,
                     max_context_tokens=None,
-                    progress=progress,
+                    progress=ProgressOptions(progress, progress_every),
                     label=f"collect {split}",
                 )
             finally:
