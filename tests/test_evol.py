@@ -15,9 +15,10 @@ import yaml
 
 pytest.importorskip("torch")
 
-from agentgym.core.types import Trajectory  # noqa: E402
-from agentgym.train.config import EnvPlan, EvolConfig  # noqa: E402
-from agentgym.train.evol import keep_successes, plan_items, run_evol  # noqa: E402
+from agentgym.core.types import Trajectory
+from agentgym.data.trajfile import keep_successes
+from agentgym.train.config import EnvPlan, EvolConfig
+from agentgym.train.evol import plan_items, run_evol
 
 
 def small_config(run_dir: Path) -> dict:
@@ -77,9 +78,10 @@ def test_keep_successes_thresholds_and_one_per_item():
         )
 
     trajs = [traj(1, 0, 1.0), traj(1, 1, 1.0), traj(2, 0, 0.0), traj(3, 0, 1.0, "error"), traj(4, 1, 1.0)]
-    kept = keep_successes(trajs, per_item=1)
+    kept = keep_successes(trajs, per_item=1, by="reward")  # AgentEvol's filter (env threshold 1.0)
     assert [(t.item_id, t.sample) for t in kept] == [("maze_1", 0), ("maze_4", 1)]
-    assert len(keep_successes(trajs, per_item=2)) == 3
+    assert len(keep_successes(trajs, per_item=2, by="reward")) == 3
+    assert len(keep_successes(trajs, 0.0, per_item=None, by="reward")) == 4  # min_reward 0: all but the error
 
 
 def test_evol_end_to_end(tmp_path):

@@ -238,6 +238,30 @@ class Trajectory(BaseModel):
         return d
 
 
+@dataclass(frozen=True)
+class EpisodeItem:
+    """One episode to play: env, global task id, split name, env seed and sample index (pass@k).
+
+    Lives here, not in `agentgym.rollout`, because the data files name items too (an AgentEval id
+    file is a list of them): `agentgym.data` needs the type without importing the runner."""
+
+    env: str
+    task_id: int
+    split: str = "test"
+    seed: int = 0
+    sample: int = 0
+
+    @property
+    def item_id(self) -> str:
+        """The original AgentGym item id ('maze_3')."""
+        return item_id(self.env, self.task_id)
+
+    @property
+    def key(self) -> str:
+        """Same identity as `Trajectory.key`, so stored episodes are recognised."""
+        return f"{self.item_id}#{self.sample}"
+
+
 def item_id(env: str, task_id: int) -> str:
     """The original AgentGym item id ('maze_3')."""
     return f"{env}_{task_id}"

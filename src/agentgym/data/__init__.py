@@ -1,4 +1,5 @@
-"""Trajectory data: the original AgentTraj / AgentEval formats and conversions for training."""
+"""Trajectory data: reading, writing, converting and filtering trajectory files (`trajfile`), and
+what the original AgentTraj / AgentEval files mean here (`agenttraj`)."""
 
 from agentgym.data.agenttraj import (
     env_of_item,
@@ -11,15 +12,20 @@ from agentgym.data.agenttraj import (
     to_chat,
     to_dataset,
 )
+from agentgym.data.trajfile import keep_successes, read_records, to_messages, write_records
 
 __all__ = [
     "env_of_item",
+    "keep_successes",
     "load_agenttraj",
     "load_eval_items",
     "original_item_id",
+    "read_records",
     "save_agenttraj",
     "save_eval_items",
     "successful",
     "to_chat",
     "to_dataset",
+    "to_messages",
+    "write_records",
 ]

@@ -14,6 +14,8 @@ both bare and ``tool_``-prefixed as in the file names). `env_of_item` maps eithe
 
 For training, `to_chat` turns a conversation into chat ``messages`` (role/content) keeping each
 turn's ``loss`` flag, and `to_dataset` builds a ``datasets.Dataset`` with one row per trajectory.
+Reading and writing the files, the conversion and the success filter are `agentgym.data.trajfile`'s;
+this module adds what the original's files *mean* (ids, outcomes).
 
 What an original file means here:
 
@@ -32,15 +34,14 @@ What an original file means here:
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from agentgym.core.types import Trajectory, Turn, item_id, parse_item_id
-from agentgym.rollout.runner import EpisodeItem
+from agentgym.core.types import EpisodeItem, Trajectory, Turn, item_id, parse_item_id
+from agentgym.data.trajfile import keep_successes, read_records, to_messages, write_records
 
 # Original item-id prefix -> our env id. Every env also answers to its own id (e.g. "bird_3").
 ORIGINAL_PREFIXES: dict[str, str] = {
@@ -57,7 +58,6 @@ ORIGINAL_PREFIXES: dict[str, str] = {
 }
 # Our env id -> the prefix the original's scripts expect.
 TO_ORIGINAL: dict[str, str] = {"bird": "sqlgym", "maze": "lmrlgym_maze", "wordle": "lmrlgym_wordle"}
-ROLE = {"human": "user", "gpt": "assistant"}
 
 ORIGINAL_DATA_VARS: dict[str, str] = {
     "webshop": "WEBSHOP_DATA",
@@ -144,13 +144,8 @@ def original_item_id(env: str, task_id: int) -> str:
 
 def _read_records(path: Path) -> list[dict[str, Any]]:
     """A JSON list, or JSON lines (our ``trajectories.jsonl`` and the original inference outputs)."""
-    text = path.read_text(encoding="utf-8")
-    stripped = text.lstrip()
-    if stripped.startswith("["):
-        data = json.loads(text)
-    else:
-        data = [json.loads(line) for line in text.splitlines() if line.strip()]
-    if not isinstance(data, list) or not all(isinstance(r, dict) and "item_id" in r for r in data):
+    data = read_records(path)
+    if not all("item_id" in r for r in data):
         raise ValueError(
             f"{path}: expected a JSON list of objects with an 'item_id' (AgentTraj/AgentEval format)"
         )
@@ -229,8 +224,6 @@ def save_agenttraj(
 
     ``original_ids`` renames item ids to the original's prefixes so its scripts accept the file.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     records = []
     for t in trajs:
         rid = original_item_id(t.env, t.task_id) if original_ids and t.env and t.task_id >= 0 else t.item_id
@@ -241,32 +234,22 @@ def save_agenttraj(
         if with_outcome:
             rec["reward"], rec["success"] = t.reward, t.success
         records.append(rec)
-    path.write_text(json.dumps(records, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    return path
+    return write_records(path, records, fmt="list")
 
 
 def save_eval_items(items: Iterable[EpisodeItem], path: str | Path, *, original_ids: bool = False) -> Path:
     """Write an AgentEval file (``[{"item_id"}]``), one record per distinct item."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     ids = [original_item_id(i.env, i.task_id) if original_ids else i.item_id for i in items]
-    path.write_text(
-        json.dumps([{"item_id": i} for i in dict.fromkeys(ids)], indent=1) + "\n", encoding="utf-8"
-    )
-    return path
+    return write_records(path, [{"item_id": i} for i in dict.fromkeys(ids)], fmt="list")
 
 
-def to_chat(conversation: Sequence[Turn | dict[str, Any]]) -> list[dict[str, Any]]:
+def to_chat(conversation: Sequence[Turn | Mapping[str, Any]]) -> list[dict[str, Any]]:
     """AgentGym turns -> chat messages ``{"role", "content", "loss"}`` (human -> user, gpt -> assistant).
 
     ``loss`` is kept as written (None on user turns, False on the ack, True on trained replies), so a
     trainer can choose between "every assistant turn" (the original) and "loss == True only".
     """
-    msgs = []
-    for turn in conversation:
-        t = turn if isinstance(turn, Turn) else Turn.model_validate(turn)
-        msgs.append({"role": ROLE[t.from_], "content": t.value, "loss": t.loss})
-    return msgs
+    return to_messages(conversation, "as_written")
 
 
 def to_dataset(trajs: Iterable[Trajectory]):
@@ -280,7 +263,7 @@ def to_dataset(trajs: Iterable[Trajectory]):
             "task_id": t.task_id,
             "reward": float(t.reward),
             "success": bool(t.success),
-            "messages": to_chat(t.conversations),
+            "messages": to_messages(t.conversations, "as_written"),
         }
         for t in trajs
     ]
@@ -291,8 +274,4 @@ def to_dataset(trajs: Iterable[Trajectory]):
 
 def successful(trajs: Iterable[Trajectory], threshold: float = 1.0) -> list[Trajectory]:
     """Episodes worth keeping as expert data: success and final reward >= ``threshold``, one per item."""
-    keep: dict[str, Trajectory] = {}
-    for t in trajs:
-        if t.success and t.reward >= threshold and t.item_id not in keep:
-            keep[t.item_id] = t
-    return list(keep.values())
+    return keep_successes(trajs, threshold, per_item=1, by="success")

@@ -639,7 +639,8 @@ def collect_cmd(
     episodes ended with an error (the file holds the successful ones of the rest; the summary gives
     the command that retries them - with --run-dir only the errored episodes are replayed).
     """
-    from agentgym.data.agenttraj import save_agenttraj, successful
+    from agentgym.data.agenttraj import save_agenttraj
+    from agentgym.data.trajfile import keep_successes
     from agentgym.eval.suite import build_suite
     from agentgym.rollout.store import RunLocked, RunStore
 
@@ -699,7 +700,7 @@ def collect_cmd(
         raise _fail(e) from None
     except ConnectionError as e:
         raise _fail(f"{e}. Is the env server up?") from None
-    kept = [t for env, thr in thresholds.items() for t in successful([x for x in trajs if x.env == env], thr)]
+    kept = keep_successes(trajs, thresholds, per_item=1, by="success")  # trajs come env by env
     save_agenttraj(kept, out, original_ids=original_ids)
     for env in thresholds:
         n = sum(t.env == env for t in trajs)

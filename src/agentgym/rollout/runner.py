@@ -30,47 +30,22 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from agentgym.agents.base import Agent, AgentError, ContextOverflow, EpisodeContext
 from agentgym.client.base import AsyncClient, AsyncSession
 from agentgym.core.react import parse_reply
-from agentgym.core.types import EnvSpec, StopReason, Trajectory, Turn, item_id
+from agentgym.core.types import EnvSpec, EpisodeItem, StopReason, Trajectory
+from agentgym.data.trajfile import ROLE, to_messages
 from agentgym.rollout.store import RunStore
 
-ROLE = {"human": "user", "gpt": "assistant"}
-
-
-@dataclass(frozen=True)
-class EpisodeItem:
-    """One episode to play: env, global task id, split name, env seed and sample index (pass@k)."""
-
-    env: str
-    task_id: int
-    split: str = "test"
-    seed: int = 0
-    sample: int = 0
-
-    @property
-    def item_id(self) -> str:
-        return item_id(self.env, self.task_id)
-
-    @property
-    def key(self) -> str:
-        """Same identity as `Trajectory.key`, so stored episodes are recognised."""
-        return f"{self.item_id}#{self.sample}"
+__all__ = ["EpisodeItem", "Runner", "estimate_tokens", "run_episodes", "to_messages"]
 
 
 def estimate_tokens(messages: Sequence[dict[str, str]]) -> int:
     """A tokenizer-free estimate (~4 characters per token plus a few per message header); used for
     ``max_context_tokens`` when the agent has no ``count_tokens(messages)`` of its own."""
     return sum(len(m["content"]) // 4 + 4 for m in messages)
-
-
-def to_messages(conversation: Sequence[Turn]) -> list[dict[str, str]]:
-    """Trajectory turns as chat messages (human -> user, gpt -> assistant)."""
-    return [{"role": ROLE[t.from_], "content": t.value} for t in conversation]
 
 
 class _Episode:

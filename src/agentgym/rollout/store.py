@@ -22,47 +22,27 @@ counts twice.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 from agentgym.core.types import Trajectory
+from agentgym.data.trajfile import CorruptFile, encode_line, parse_lines
 
 TRAJECTORIES = "trajectories.jsonl"
+
+CorruptRun = CorruptFile
+"""A line other than the last one cannot be read: the file was edited or damaged."""
 
 
 class RunLocked(RuntimeError):
     """Another live process is writing this run folder."""
 
 
-class CorruptRun(ValueError):
-    """A line other than the last one cannot be read: the file was edited or damaged."""
-
-
 def _parse_lines(data: bytes, path: Path) -> tuple[list[Trajectory], int]:
     """Trajectories in ``data`` and the byte length of its intact prefix (torn tail excluded)."""
-    trajs: list[Trajectory] = []
-    good = 0
-    pos = 0
-    lines = data.split(b"\n")
-    for i, raw in enumerate(lines):
-        last = i == len(lines) - 1
-        end = pos + len(raw) + (0 if last else 1)
-        if raw.strip():
-            try:
-                if last:  # no trailing newline: the write was cut short
-                    raise ValueError("no newline at the end")
-                trajs.append(Trajectory.model_validate(json.loads(raw)))
-            except ValueError as e:
-                if last or all(not rest.strip() for rest in lines[i + 1 :]):
-                    return trajs, good  # torn tail
-                raise CorruptRun(f"{path}: line {i + 1} is not a trajectory ({e}); fix or remove it") from e
-        if not last:
-            good = end
-        pos = end
-    return trajs, good
+    return parse_lines(data, path, Trajectory.model_validate, torn_tail=True, what="a trajectory")
 
 
 def latest(trajs: list[Trajectory]) -> dict[str, Trajectory]:
@@ -168,7 +148,7 @@ class RunStore:
                 prev = batch.get(t.key) or self._by_key.get(t.key)
                 ok = prev is None or prev.stop == "error"
                 if ok:
-                    lines.append(json.dumps(t.dump(), ensure_ascii=False).encode() + b"\n")
+                    lines.append(encode_line(t.dump()))
                     batch[t.key] = t
                 written.append(ok)
             if lines:

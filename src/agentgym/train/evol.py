@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentgym.core.types import Trajectory
+from agentgym.data.trajfile import keep_successes, read_records, write_records
 from agentgym.train.config import EnvPlan, EvolConfig
 from agentgym.train.stages import Stages, write_json_atomic
 
@@ -203,36 +204,6 @@ def score(trajs: list[Trajectory], envs: list[str]) -> dict[str, Any]:
     return out
 
 
-def keep_successes(
-    trajs: list[Trajectory], per_item: int, min_reward: float | None = None
-) -> list[Trajectory]:
-    """Trajectories whose reward reaches ``min_reward`` (default: their env's success threshold),
-    ``per_item`` per item at most (the first ones: samples are in order)."""
-    from agentgym.core.registry import spec as env_spec
-
-    kept: list[Trajectory] = []
-    counts: dict[str, int] = {}
-    for t in trajs:
-        threshold = env_spec(t.env).success_threshold if min_reward is None else min_reward
-        if t.stop == "error" or t.reward < threshold:
-            continue
-        if counts.get(t.item_id, 0) >= per_item:
-            continue
-        counts[t.item_id] = counts.get(t.item_id, 0) + 1
-        kept.append(t)
-    return kept
-
-
-def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
-    tmp.replace(path)
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
-
-
 # ------------------------------------------------------------------------------------- the run
 
 
@@ -289,7 +260,7 @@ class EvolRun:
             from agentgym.train.sft import load_records
 
             records = load_records(self.cfg.bc_data)
-            _write_jsonl(out, records)
+            write_records(out, records, fmt="lines")
             return {"records": len(records), "file": str(out), "source": [str(p) for p in self.cfg.bc_data]}
         from agentgym.agents.expert import ExpertAgent
 
@@ -303,8 +274,8 @@ class EvolRun:
                 progress=self.progress,
             )
         )
-        kept = keep_successes(trajs, 1)
-        _write_jsonl(out, [t.dump() for t in kept])
+        kept = keep_successes(trajs, per_item=1, by="reward")
+        write_records(out, [t.dump() for t in kept], fmt="lines")
         return {"records": len(kept), "collected": len(trajs), "file": str(out), "source": "expert"}
 
     def _build_base(self) -> dict[str, Any]:
@@ -314,7 +285,7 @@ class EvolRun:
 
         out = self.dir / "base"
         shutil.rmtree(out, ignore_errors=True)
-        records = _read_jsonl(self.dir / "data" / "D0.jsonl")
+        records = read_records(self.dir / "data" / "D0.jsonl")
         t = self.cfg.tiny
         build_tiny_model(
             texts_from_records(records),
@@ -358,10 +329,10 @@ class EvolRun:
                 max_rounds={e.env: e.explore_max_rounds for e in self.items if e.explore_max_rounds},
             )
         )
-        kept = keep_successes(trajs, self.cfg.keep_per_item, self.cfg.min_reward)
-        prev = _read_jsonl(self.dir / "data" / f"D{m - 1}.jsonl")
+        kept = keep_successes(trajs, self.cfg.min_reward, per_item=self.cfg.keep_per_item, by="reward")
+        prev = read_records(self.dir / "data" / f"D{m - 1}.jsonl")
         out = self.dir / "data" / f"D{m}.jsonl"
-        _write_jsonl(out, [t.dump() for t in kept] + prev)
+        write_records(out, [t.dump() for t in kept] + prev, fmt="lines")
         per_env = {env: sum(t.env == env for t in kept) for env in self.envs}
         explored = {
             env: sum(t.success for t in trajs if t.env == env) / max(1, sum(t.env == env for t in trajs))
@@ -388,7 +359,7 @@ class EvolRun:
         tcfg = self.cfg.train if m == 0 or self.cfg.evol_train is None else self.cfg.evol_train
         if control:
             tcfg = tcfg.model_copy(update={"max_steps": control_steps})
-        summary = train_on_records(_read_jsonl(data), init, out, tcfg, meta={"data": [str(data)]})
+        summary = train_on_records(read_records(data), init, out, tcfg, meta={"data": [str(data)]})
         return {
             "model": str(out),
             "init": init,

@@ -28,9 +28,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from agentgym.data import trajfile
+from agentgym.data.trajfile import LossOn
+
 IGNORE = -100
-LossOn = Literal["all_gpt", "loss_true"]
-ROLES = {"human": "user", "gpt": "assistant", "system": "system", "user": "user", "assistant": "assistant"}
 
 
 @dataclass
@@ -43,30 +44,13 @@ class Encoded:
         return sum(1 for x in self.labels if x != IGNORE)
 
 
-def _turn_fields(turn: Any) -> tuple[str, str, bool | None]:
-    if isinstance(turn, dict):
-        role = turn.get("from", turn.get("role"))
-        value = turn.get("value", turn.get("content"))
-        loss = turn.get("loss")
-    else:  # agentgym.core.types.Turn
-        role, value, loss = turn.from_, turn.value, turn.loss
-    if role not in ROLES or not isinstance(value, str):
-        raise ValueError(f"bad conversation turn (need from=human|gpt and a string value): {turn!r}")
-    return ROLES[role], value, loss
-
-
 def to_messages(conversations: Sequence[Any], loss_on: LossOn = "loss_true") -> list[dict[str, Any]]:
-    """AgentGym turns -> chat messages; assistant messages carry ``loss`` (whether to train on them)."""
+    """AgentGym turns -> chat messages; assistant messages carry ``loss`` (whether to train on them).
+
+    `agentgym.data.trajfile.to_messages` with a trainer's choices only (no ``None``/``as_written``)."""
     if loss_on not in ("all_gpt", "loss_true"):
         raise ValueError(f"loss_on must be 'all_gpt' or 'loss_true', not {loss_on!r}")
-    msgs: list[dict[str, Any]] = []
-    for turn in conversations:
-        role, value, loss = _turn_fields(turn)
-        msg: dict[str, Any] = {"role": role, "content": value}
-        if role == "assistant":
-            msg["loss"] = True if loss_on == "all_gpt" else loss is not False
-        msgs.append(msg)
-    return msgs
+    return trajfile.to_messages(conversations, loss_on)
 
 
 def has_generation_markers(tokenizer: Any) -> bool:

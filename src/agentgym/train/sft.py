@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from agentgym.data.trajfile import read_records
 from agentgym.train.config import BCConfig, TrainConfig
 from agentgym.train.masks import IGNORE, encode_conversation
 from agentgym.train.tiny import MARKER, load_tokenizer
@@ -34,29 +35,15 @@ from agentgym.train.tiny import MARKER, load_tokenizer
 
 def load_records(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
     """Trajectory records from AgentTraj JSON (a list of ``{"item_id", "conversations"}``) and JSONL
-    files (one record per line, e.g. a run's ``trajectories.jsonl``). Clear errors on bad files."""
+    files (one record per line, e.g. a run's ``trajectories.jsonl``), read by
+    `agentgym.data.trajfile.read_records`. Clear errors on bad files."""
     records: list[dict[str, Any]] = []
     for p in map(Path, paths):
         if not p.exists():
             raise FileNotFoundError(f"training data file not found: {p}")
-        text = p.read_text(encoding="utf-8")
-        if p.suffix == ".jsonl":
-            rows = []
-            for n, line in enumerate(text.split("\n"), 1):  # not splitlines: U+2028 may sit in a value
-                if line.strip():
-                    try:
-                        rows.append(json.loads(line))
-                    except json.JSONDecodeError as e:
-                        raise ValueError(f"{p}:{n}: not a JSON line ({e})") from None
-        else:
-            try:
-                rows = json.loads(text)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{p}: not JSON ({e})") from None
-            if isinstance(rows, dict):
-                rows = rows.get("data") or rows.get("trajectories") or [rows]
+        rows = read_records(p)
         for i, r in enumerate(rows):
-            if not isinstance(r, dict) or not isinstance(r.get("conversations"), list):
+            if not isinstance(r.get("conversations"), list):
                 raise ValueError(f"{p}: record {i} has no 'conversations' list")
         records.extend(rows)
     return records

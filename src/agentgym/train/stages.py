@@ -16,19 +16,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from agentgym.data.trajfile import write_atomic
+
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as fh:
-        json.dump(data, fh, indent=2, default=str)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    """``data`` as indented JSON, written atomically (`agentgym.data.trajfile.write_atomic`)."""
+    write_atomic(path, json.dumps(data, indent=2, default=str).encode())
 
 
 class Stages:
