@@ -9,16 +9,15 @@ narrows the interval compared with two independent CIs.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from agentgym.core.types import Metric, Trajectory
+from agentgym.core.types import EvalResults, Metric, Trajectory
 from agentgym.eval.metrics import BOOTSTRAP_SAMPLES, episode_score, group_by_env
-from agentgym.eval.report import RESULTS
+from agentgym.eval.report import read_results
 from agentgym.rollout.store import read_trajectories
 
 
@@ -38,12 +37,12 @@ def paired_bootstrap_ci(
 
 
 def _metrics_of(run: Path) -> dict[str, Metric]:
-    """Each env's metric from the run's results.json; success where unknown."""
-    path = run / RESULTS
-    if not path.exists():
+    """Each env's metric from the run's results.json; success where unknown (no file, or an
+    AgentEvol eval folder's, which scores success only)."""
+    results = read_results(run)
+    if not isinstance(results, EvalResults):
         return {}
-    data = json.loads(path.read_text())
-    return {env: m.get("metric", "success") for env, m in data.get("envs", {}).items()}
+    return {env: m.metric for env, m in results.envs.items()}
 
 
 def _per_item(trajs: list[Trajectory], metric: Metric) -> dict[str, tuple[float, float]]:

@@ -1,6 +1,7 @@
 """Writing a run's AgentEval outputs: ``results.json``, ``report.md`` and ``scores.png``.
 
-``results.json`` is the machine-readable record (run config + `run_metrics` output);
+``results.json`` is the machine-readable record (run config + `run_metrics` output), an
+`agentgym.core.types.EvalResults` (`read_results` validates it);
 ``report.md`` shows the same numbers for people (a summary table, then a table per env with
 stop reasons and pass@k); the plot shows each env's headline score with its 95 % CI, so two
 runs can be eyeballed side by side.
@@ -11,6 +12,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+
+from agentgym.core.types import EvalResults, HeldoutScores
+from agentgym.data.trajfile import write_atomic
 
 RESULTS = "results.json"
 REPORT = "report.md"
@@ -101,11 +105,26 @@ def plot_scores(results: dict[str, Any], path: Path) -> Path | None:
     return path
 
 
+def read_results(run_dir: str | Path) -> EvalResults | HeldoutScores | None:
+    """A run folder's ``results.json``, validated: an eval run's `EvalResults`, or the
+    `HeldoutScores` an AgentEvol eval folder holds under the same name; None without the file."""
+    path = Path(run_dir) / RESULTS
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    if isinstance(data, dict) and "envs" in data and "overall" in data:
+        return EvalResults.model_validate(data)
+    return HeldoutScores.model_validate(data)
+
+
 def write_report(run_dir: str | Path, results: dict[str, Any]) -> dict[str, Path | None]:
-    """Write all outputs into ``run_dir``; returns their paths (plot None if matplotlib is missing)."""
+    """Write all outputs into ``run_dir``; returns their paths (plot None if matplotlib is missing).
+
+    ``results.json`` is written atomically and only as a valid `EvalResults`."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / RESULTS).write_text(json.dumps(results, indent=2, sort_keys=False) + "\n")
+    valid = EvalResults.model_validate(results).dump()
+    write_atomic(run_dir / RESULTS, (json.dumps(valid, indent=2, sort_keys=False) + "\n").encode())
     (run_dir / REPORT).write_text(render_markdown(results))
     plot = plot_scores(results, run_dir / PLOT) if results["envs"] else None
     return {"results": run_dir / RESULTS, "report": run_dir / REPORT, "plot": plot}

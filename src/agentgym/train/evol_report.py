@@ -1,13 +1,21 @@
 """AgentEvol reporting: the per-iteration table (rich / markdown) and the success plot (matplotlib).
 
 Input is the lineage (see `agentgym.train.evol`): one entry per iteration with its eval scores,
-plus the random baseline. Iteration 0 is BC; iterations >= 1 are AgentEvol.
+plus the random baseline. Iteration 0 is BC; iterations >= 1 are AgentEvol. The entry points take
+a `Lineage` or a ``lineage.json`` dict, which they validate first: a malformed file is an error
+that names the bad key, not a KeyError deep in a table.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+from agentgym.core.types import Lineage
+
+
+def _checked(lineage: Lineage | dict[str, Any]) -> dict[str, Any]:
+    return (lineage if isinstance(lineage, Lineage) else Lineage.model_validate(lineage)).dump()
 
 
 def _label(m: int) -> str:
@@ -99,7 +107,8 @@ def _control_lines(lineage: dict[str, Any]) -> list[str]:
     return out
 
 
-def render_markdown(lineage: dict[str, Any]) -> str:
+def render_markdown(lineage: Lineage | dict[str, Any]) -> str:
+    lineage = _checked(lineage)
     envs = lineage["envs"]
     cols = " | ".join(f"{e} success % [95% CI] (test split) | {e} vs BC (paired)" for e in envs)
     head = "| model | D size | kept | " + cols + " |"
@@ -122,10 +131,11 @@ def render_markdown(lineage: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def print_table(lineage: dict[str, Any]) -> None:
+def print_table(lineage: Lineage | dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    lineage = _checked(lineage)
     envs = lineage["envs"]
     table = Table(title=f"AgentEvol - {lineage['run_dir']}")
     for col in ["model", "D size", "kept", *[c for e in envs for c in (f"{e} %", f"{e} vs BC")]]:
@@ -140,8 +150,9 @@ def print_table(lineage: dict[str, Any]) -> None:
         Console().print(line)
 
 
-def plot(lineage: dict[str, Any], path: Path) -> Path | None:
+def plot(lineage: Lineage | dict[str, Any], path: Path) -> Path | None:
     """Success per env per iteration, with BC (iteration 0) and random as dashed baselines."""
+    lineage = _checked(lineage)
     try:
         import matplotlib
 
