@@ -23,8 +23,10 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m agentgym.demo
 
+# Everything CI runs: lint, types, every test.
 test: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks
+	$(PY) -m mypy
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
@@ -44,4 +46,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/server_throughput.py
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .mypy_cache

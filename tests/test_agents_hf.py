@@ -10,10 +10,10 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-import tinymodel  # noqa: E402
-from agentgym.agents.base import AgentError, ContextOverflow, EpisodeContext  # noqa: E402
-from agentgym.agents.hf import HFAgent, HFGenerator, SamplingParams  # noqa: E402
-from agentgym.core.types import EnvSpec  # noqa: E402
+import tinymodel
+from agentgym.agents.base import AgentError, ContextOverflow, EpisodeContext
+from agentgym.agents.hf import HFAgent, HFGenerator, SamplingParams
+from agentgym.core.types import EnvSpec
 
 SPEC = EnvSpec(
     id="maze", version="1", max_rounds=15, metric="success", action_format="react_first", splits={}

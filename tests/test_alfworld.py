@@ -15,10 +15,10 @@ import pytest
 pytest.importorskip("alfworld")
 pytest.importorskip("textworld")
 
-from agentgym.core.checker import check_env, run_expert_episode  # noqa: E402
-from agentgym.core.registry import make  # noqa: E402
-from agentgym.envs.alfworld import generate, tasks  # noqa: E402
-from agentgym.envs.alfworld.env import clean_step  # noqa: E402
+from agentgym.core.checker import check_env, run_expert_episode
+from agentgym.core.registry import make
+from agentgym.envs.alfworld import generate, tasks
+from agentgym.envs.alfworld.env import clean_step
 
 pytestmark = pytest.mark.heavy
 

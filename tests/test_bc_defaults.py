@@ -15,12 +15,12 @@ import pytest
 
 pytest.importorskip("torch")
 
-from typer.testing import CliRunner  # noqa: E402
+from typer.testing import CliRunner
 
-from agentgym.cli import app  # noqa: E402
-from agentgym.train.config import FROM_SCRATCH_LR, PRETRAINED_LR, BCConfig, default_lr  # noqa: E402
-from agentgym.train.sft import stall_message  # noqa: E402
-from agentgym.train.tiny import build_tiny_model, texts_from_records  # noqa: E402
+from agentgym.cli import app
+from agentgym.train.config import FROM_SCRATCH_LR, PRETRAINED_LR, BCConfig, default_lr
+from agentgym.train.sft import stall_message
+from agentgym.train.tiny import build_tiny_model, texts_from_records
 
 
 @pytest.fixture(scope="module")

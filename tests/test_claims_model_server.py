@@ -23,7 +23,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-import tinymodel  # noqa: E402
+import tinymodel
 
 AGENTGYM = Path(sys.executable).with_name("agentgym")
 HANG_GUARD_S = 300.0  # generous: only there so a broken build fails instead of hanging

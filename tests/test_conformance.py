@@ -206,7 +206,7 @@ def broken_app() -> FastAPI:
         return JSONResponse(act(nums[body["id"]], body["action"]))
 
     @api.get("/maze/observation")
-    async def o_observation(id: int) -> JSONResponse:  # noqa: A002 - the original query name
+    async def o_observation(id: int) -> JSONResponse:  # the original query name
         return unknown(id) if id not in nums else JSONResponse(f"at {shared['pos']}")
 
     return api

@@ -116,7 +116,7 @@ PROBE = textwrap.dedent(
 )
 
 
-def param_digest(model) -> str:  # noqa: ANN001 - a transformers model
+def param_digest(model) -> str:  # a transformers model
     h = hashlib.sha256()
     for p in model.parameters():
         h.update(p.detach().cpu().contiguous().numpy().tobytes())

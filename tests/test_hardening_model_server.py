@@ -23,9 +23,9 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-import tinymodel  # noqa: E402
-from agentgym.agents.hf import HFGenerator, SamplingParams, _Request  # noqa: E402
-from agentgym.agents.model_server import DEFAULT_MAX_BODY_BYTES, create_app  # noqa: E402
+import tinymodel
+from agentgym.agents.hf import HFGenerator, SamplingParams, _Request
+from agentgym.agents.model_server import DEFAULT_MAX_BODY_BYTES, create_app
 
 NAME = "tiny-hardening"
 CHAT = "/v1/chat/completions"

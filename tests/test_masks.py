@@ -6,14 +6,14 @@ import pytest
 
 pytest.importorskip("transformers")
 
-from agentgym.train.masks import (  # noqa: E402
+from agentgym.train.masks import (
     IGNORE,
     encode_conversation,
     has_generation_markers,
     to_messages,
     trained_text,
 )
-from agentgym.train.tiny import IM_END, train_tokenizer  # noqa: E402
+from agentgym.train.tiny import IM_END, train_tokenizer
 
 ACK = "OK. I'll follow your instructions and try my best to solve the task."
 CONV = [

@@ -17,10 +17,10 @@ import pytest
 
 pytest.importorskip("transformers")
 
-from agentgym.train.config import TrainConfig  # noqa: E402
-from agentgym.train.masks import IGNORE, encode_conversation, has_generation_markers  # noqa: E402
-from agentgym.train.sft import encode_records  # noqa: E402
-from agentgym.train.tiny import load_tokenizer  # noqa: E402
+from agentgym.train.config import TrainConfig
+from agentgym.train.masks import IGNORE, encode_conversation, has_generation_markers
+from agentgym.train.sft import encode_records
+from agentgym.train.tiny import load_tokenizer
 
 END = "<|im_end|>"  # a special token of SmolLM2's vocabulary: never merged with its neighbours
 

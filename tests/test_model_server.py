@@ -21,12 +21,12 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-import tinymodel  # noqa: E402
-from agentgym.agents.base import AgentError, AgentReply, ContextOverflow, EpisodeContext  # noqa: E402
-from agentgym.agents.hf import HFGenerator, SamplingParams, _Request  # noqa: E402
-from agentgym.agents.model_server import create_app  # noqa: E402
-from agentgym.agents.openai_compat import OpenAIAgent  # noqa: E402
-from agentgym.core.types import EnvSpec  # noqa: E402
+import tinymodel
+from agentgym.agents.base import AgentError, AgentReply, ContextOverflow, EpisodeContext
+from agentgym.agents.hf import HFGenerator, SamplingParams, _Request
+from agentgym.agents.model_server import create_app
+from agentgym.agents.openai_compat import OpenAIAgent
+from agentgym.core.types import EnvSpec
 
 SPEC = EnvSpec(
     id="maze", version="1", max_rounds=15, metric="success", action_format="react_first", splits={}

@@ -29,13 +29,13 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-import tinymodel  # noqa: E402
-from agentgym.agents.base import EpisodeContext  # noqa: E402
-from agentgym.agents.hf import HFGenerator  # noqa: E402
-from agentgym.agents.model_server import create_app  # noqa: E402
-from agentgym.agents.openai_compat import OpenAIAgent  # noqa: E402
-from agentgym.agents.serving import Admission, AtCapacity, retry_after_header  # noqa: E402
-from agentgym.core.types import EnvSpec  # noqa: E402
+import tinymodel
+from agentgym.agents.base import EpisodeContext
+from agentgym.agents.hf import HFGenerator
+from agentgym.agents.model_server import create_app
+from agentgym.agents.openai_compat import OpenAIAgent
+from agentgym.agents.serving import Admission, AtCapacity, retry_after_header
+from agentgym.core.types import EnvSpec
 
 NAME = "tiny-openai"
 CHAT, COMPLETIONS = "/v1/chat/completions", "/v1/completions"

@@ -24,7 +24,7 @@ SRC = str(Path(__file__).resolve().parents[1] / "src")
 COMMANDS = [("eval",), ("collect",), ("evol",), ("train", "bc"), ("train", "tiny")]
 
 
-def command(*path: str):  # noqa: ANN201 - a click command
+def command(*path: str):  # a click command
     cmd = typer.main.get_command(app)
     for name in path:
         cmd = cmd.commands[name]

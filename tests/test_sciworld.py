@@ -13,10 +13,10 @@ import pytest
 
 pytest.importorskip("scienceworld")
 
-from agentgym.core.checker import check_env, run_expert_episode  # noqa: E402
-from agentgym.core.registry import make  # noqa: E402
-from agentgym.envs.sciworld import expert, tasks  # noqa: E402
-from agentgym.envs.sciworld.pool import SimulatorPool  # noqa: E402
+from agentgym.core.checker import check_env, run_expert_episode
+from agentgym.core.registry import make
+from agentgym.envs.sciworld import expert, tasks
+from agentgym.envs.sciworld.pool import SimulatorPool
 
 pytestmark = pytest.mark.heavy
 

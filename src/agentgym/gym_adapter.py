@@ -184,7 +184,8 @@ def register_gymnasium_envs() -> list[str]:
     for env_id in list_envs():
         gid = gym_id(env_id)
         if gid not in gymnasium.registry:
-            gymnasium.register(id=gid, entry_point=AgentGymEnv, kwargs={"env_id": env_id})
+            # gymnasium types an entry point as taking only **kwargs; it passes env_id as one.
+            gymnasium.register(id=gid, entry_point=AgentGymEnv, kwargs={"env_id": env_id})  # type: ignore[arg-type]
         ids.append(gid)
     return ids
 

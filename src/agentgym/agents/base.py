@@ -47,6 +47,8 @@ class EpisodeContext:
 
 @dataclass
 class AgentReply:
+    """A model's reply and its token counts (0 where the backend does not report them)."""
+
     text: str
     prompt_tokens: int = 0
     completion_tokens: int = 0

@@ -23,7 +23,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from agentgym.agents.base import Agent, AgentError, AgentReply, ContextOverflow, EpisodeContext
 from agentgym.agents.batching import Batcher
@@ -238,8 +238,9 @@ class RowStopper:
             lp = self.tap.take(i, token) if self.tap is not None else None
             if lp is not None:
                 self.logprobs[i].append(lp)
-            if self.reqs[i].on_token is not None:
-                self.reqs[i].on_token(token, lp)
+            on_token = self.reqs[i].on_token
+            if on_token is not None:
+                on_token(token, lp)
             if not stops:
                 continue
             start = max(self.prompt_len, input_ids.shape[1] - self.tail)  # generated tokens only
@@ -247,7 +248,7 @@ class RowStopper:
             if any(s in tail for s in stops):
                 self.stopped_at[i] = step
                 self.ended[i] = done[i] = True
-        return done
+        return cast("torch.BoolTensor", done)  # a bool Tensor: what StoppingCriteria declares
 
 
 def _truncate_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
@@ -334,7 +335,8 @@ class HFGenerator:
         model = AutoModelForCausalLM.from_pretrained(
             path, dtype=torch_dtype, trust_remote_code=trust_remote_code
         )
-        model.to(device)
+        # transformers types `to` through a decorator that loses the bound self.
+        model.to(device)  # type: ignore[arg-type]
         if tokenizer is None:
             tokenizer = load_tokenizer(path, **({"trust_remote_code": True} if trust_remote_code else {}))
         return model, tokenizer

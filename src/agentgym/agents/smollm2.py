@@ -60,7 +60,7 @@ def load_smollm2(cache_dir: str | Path | None = None) -> Path:
     gguf = smollm2_gguf_path()
 
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{MODEL_DIR_NAME}-", dir=out.parent))
@@ -70,6 +70,7 @@ def load_smollm2(cache_dir: str | Path | None = None) -> Path:
             str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
         )
         config = quantised.config
+        assert isinstance(config, LlamaConfig), type(config)  # SmolLM2 is a Llama
         if hasattr(config, "quantization_config"):
             del config.quantization_config  # the gguf quantizer refuses save_pretrained
         plain = LlamaForCausalLM(config)

@@ -18,7 +18,7 @@ import random
 import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar, final
 
 import httpx
 
@@ -44,6 +44,10 @@ GATEWAY = frozenset({502, 504})
 
 
 # ------------------------------------------------------------------------- effects
+# Final: the transports dispatch on ``type(effect) is Send`` (cheaper than isinstance on every
+# request), which covers every effect only if none is subclassed; @final also lets the type
+# checker narrow the last ``else`` branch to `WaitSlot`.
+@final
 class Send(NamedTuple):
     """Send ``method url`` on ``http`` (an httpx client); the plan receives the response, or has
     the transport error thrown in."""
@@ -54,10 +58,12 @@ class Send(NamedTuple):
     kw: dict[str, Any]
 
 
+@final
 class Sleep(NamedTuple):
     seconds: float
 
 
+@final
 class WaitSlot(NamedTuple):
     """Sleep ``seconds``, or less when a session of ``env_id`` closed by this client frees a slot."""
 

@@ -23,6 +23,8 @@ from agentgym.core.types import Observation, StepResult
 
 @dataclass
 class CheckResult:
+    """One named check: passed or not, with what it found (a summary, or the failure)."""
+
     name: str
     ok: bool
     detail: str = ""
@@ -30,6 +32,9 @@ class CheckResult:
 
 @dataclass
 class CheckReport:
+    """Every check of one env, and the expert's share of solved test tasks (the caller applies
+    a bar to it: the checks themselves are pass/fail)."""
+
     env_id: str
     results: list[CheckResult] = field(default_factory=list)
     expert_success: float | None = None
@@ -37,6 +42,7 @@ class CheckReport:
 
     @property
     def ok(self) -> bool:
+        """Every check passed."""
         return all(r.ok for r in self.results)
 
 
@@ -47,7 +53,7 @@ def run_expert_episode(env: Env, task_id: int, seed: int = 0) -> tuple[float, bo
     res: StepResult | None = None
     for _ in range(env.max_rounds):
         parsed = parse_reply(env.expert_reply(), env.spec.action_format)
-        if not parsed.ok:
+        if parsed.action is None:  # i.e. not parsed.ok, spelled so that the type checker narrows
             raise AssertionError(f"expert reply has no action: {parsed.error}")
         res = env.step(parsed.action)
         seen.append(res.observation)

@@ -115,12 +115,14 @@ class Env(ABC):
         return rng.choice(acts)
 
     def is_success(self, reward: float) -> bool:
+        """Whether a terminal ``reward`` counts as solving the task (``info["success"]``)."""
         return reward >= self.spec.success_threshold
 
     def close(self) -> None:
         """Release engine resources (processes, JVM handles, files)."""
 
     def is_valid_task(self, task_id: int) -> bool:
+        """Whether ``task_id`` is in one of the spec's splits (what `reset` accepts)."""
         return isinstance(task_id, int) and task_id in _task_ids(self.spec)
 
     # ------------------------------------------------------------------ the hooks

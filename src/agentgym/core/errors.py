@@ -20,6 +20,8 @@ class AgentGymError(Exception):
 
 
 class UnknownEnv(AgentGymError, KeyError):
+    """No env with this id is registered (in-process) or hosted (on the server)."""
+
     status = 404
 
     def __str__(self) -> str:  # KeyError would repr() the message
@@ -27,6 +29,8 @@ class UnknownEnv(AgentGymError, KeyError):
 
 
 class UnknownTask(AgentGymError, KeyError):
+    """``reset`` with a task id outside every split of the env."""
+
     status = 404
 
     def __str__(self) -> str:
@@ -55,6 +59,8 @@ class NotReset(AgentGymError):
 
 
 class NoExpert(AgentGymError):
+    """The env has no expert (``expert_reply``)."""
+
     status = 501
 
 

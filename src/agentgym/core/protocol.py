@@ -68,6 +68,8 @@ class _Strict(BaseModel):
 
 
 class CreateSession(_Strict):
+    """``POST /v1/sessions``: open a session of a hosted env."""
+
     env: Text = Field(description="Id of a hosted env, e.g. 'maze'.")
     kwargs: dict[str, Any] = Field(
         default_factory=dict,
@@ -77,11 +79,15 @@ class CreateSession(_Strict):
 
 
 class ResetRequest(_Strict):
+    """``POST /v1/sessions/{sid}/reset``: start the episode of a task (replayable)."""
+
     task_id: JsonInt = Field(description="Global task id (see the env's splits).")
     seed: JsonInt | None = Field(None, description="Episode seed (default 0).")
 
 
 class StepRequest(_Strict):
+    """``POST /v1/sessions/{sid}/step``: one action (not replayable: the env would advance twice)."""
+
     action: Text = Field(description="The action text (already cut out of the model reply).")
 
 
@@ -102,16 +108,22 @@ def step_request(action: str) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------- responses
 class SessionCreated(BaseModel):
+    """The new session (201): its id for every later call, and its env."""
+
     session_id: str
     env: str
 
 
 class ResetOut(BaseModel):
+    """The first observation of the episode, as the env returned it (`Observation`)."""
+
     observation: str
     info: dict[str, Any]
 
 
 class StepOut(BaseModel):
+    """One step, as the env returned it (`StepResult`); ``done`` = terminated or truncated."""
+
     observation: str
     reward: float
     terminated: bool
@@ -121,6 +133,9 @@ class StepOut(BaseModel):
 
 
 class SessionInfo(BaseModel):
+    """A session's state: its episode (task, seed, rounds, done), its original-route id
+    (``compat_id``), and its age and idle time in seconds (the reaper closes idle sessions)."""
+
     session_id: str
     env: str
     compat_id: int
@@ -133,31 +148,45 @@ class SessionInfo(BaseModel):
 
 
 class ObservationOut(BaseModel):
+    """The latest observation (what the last reset or step returned)."""
+
     observation: str
 
 
 class ActionsOut(BaseModel):
+    """The valid actions in the current state."""
+
     actions: list[str] | None = Field(description="Null when the env cannot enumerate its actions.")
 
 
 class InstructionOut(BaseModel):
+    """The env's task prompt (the first human turn of a conversation)."""
+
     instruction: str
 
 
 class ExpertOut(BaseModel):
+    """The privileged expert's next reply (the answer key: served only with ``--expert``)."""
+
     reply: str = Field(description="The expert's full reply (thought and action), as a model would write it.")
 
 
 class RandomActionOut(BaseModel):
+    """A random action drawn from the caller's seed (the random baseline)."""
+
     action: str
 
 
 class EnvLoad(BaseModel):
+    """One env's live sessions and its session limit (more is a 503 with Retry-After)."""
+
     sessions: int
     capacity: int
 
 
 class Health(BaseModel):
+    """Liveness and load: total live sessions, and per hosted env."""
+
     status: str
     sessions: int
     envs: dict[str, EnvLoad]
@@ -236,6 +265,8 @@ class ErrorOut(BaseModel):
 
 
 class FieldError(BaseModel):
+    """One schema problem of a 422: where (``loc``), what (``msg``) and its kind (``type``)."""
+
     loc: list[str | int]
     msg: str
     type: str

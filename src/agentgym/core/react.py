@@ -43,11 +43,14 @@ FORMAT_HINT = {
 
 @dataclass(frozen=True, slots=True)
 class ParsedReply:
+    """The action cut out of a model reply, or None with the ``error`` to show the model."""
+
     action: str | None
     error: str | None = None
 
     @property
     def ok(self) -> bool:
+        """An action was found."""
         return self.action is not None
 
 

@@ -80,6 +80,7 @@ import weakref
 from collections import deque
 from collections.abc import Iterable, Sequence
 from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 log = logging.getLogger("agentgym.worker_pool")
@@ -146,13 +147,13 @@ def _pack_error(e: BaseException) -> BaseException:
     `RemoteError` with its text; the worker traceback rides along either way."""
     tb = "".join(traceback.format_exception(type(e), e, e.__traceback__))
     try:
-        err = pickle.loads(pickle.dumps(e))
+        err: BaseException = pickle.loads(pickle.dumps(e))
     except Exception:
         err = RemoteError(f"{type(e).__name__}: {e}")
     err.__traceback__ = None
     err.__cause__ = None
     err.__context__ = None
-    err._agentgym_remote_tb = tb  # type: ignore[attr-defined]
+    err._agentgym_remote_tb = tb  # type: ignore[attr-defined]  # our own private attribute, on purpose
     return err
 
 
@@ -160,6 +161,34 @@ def _close_engine(engine: Any) -> None:
     close = getattr(engine, "close", None)
     if callable(close):
         close()
+
+
+_EXIT = object()  # what `_handle` returns for ``exit``: the worker stops without a reply
+
+
+def _handle(
+    engines: dict[int, Any], op: str, hid: int, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """The value of one request to a worker (an exception is the reply as it is)."""
+    if op == "call":
+        engine = engines.get(hid)
+        if engine is None:
+            raise KeyError(f"engine {hid} is not hosted by worker {os.getpid()} (closed?)")
+        return getattr(engine, name)(*args, **kwargs)
+    if op == "create":
+        engines[hid] = _resolve(name)(*args, **kwargs)
+        return os.getpid()
+    if op == "close":
+        for h in args:
+            engine = engines.pop(h, None)
+            if engine is not None:
+                _close_engine(engine)
+        return None
+    if op == "count":
+        return len(engines)
+    if op == "exit":
+        return _EXIT
+    raise ValueError(f"unknown worker op {op!r}")
 
 
 def _serve(conn: Connection, preload: Sequence[str]) -> None:
@@ -174,26 +203,9 @@ def _serve(conn: Connection, preload: Sequence[str]) -> None:
         except (EOFError, OSError):
             break  # the parent is gone
         try:
-            if op == "call":
-                engine = engines.get(hid)
-                if engine is None:
-                    raise KeyError(f"engine {hid} is not hosted by worker {os.getpid()} (closed?)")
-                value = getattr(engine, name)(*args, **kwargs)
-            elif op == "create":
-                engines[hid] = _resolve(name)(*args, **kwargs)
-                value = os.getpid()
-            elif op == "close":
-                for h in args:
-                    engine = engines.pop(h, None)
-                    if engine is not None:
-                        _close_engine(engine)
-                value = None
-            elif op == "count":
-                value = len(engines)
-            elif op == "exit":
+            value = _handle(engines, op, hid, name, args, kwargs)
+            if value is _EXIT:
                 break
-            else:
-                raise ValueError(f"unknown worker op {op!r}")
             reply: tuple[bool, Any] = (True, value)
         except Exception as e:
             reply = (False, _pack_error(e))
@@ -233,7 +245,8 @@ class _Worker:
             )
         ctx = mp.get_context(pool.start_method)
         parent, child = ctx.Pipe()
-        self.process = ctx.Process(
+        # typeshed: get_context(str) is a BaseContext, which lacks Process; every real context has it.
+        self.process: BaseProcess = ctx.Process(  # type: ignore[attr-defined]
             target=_serve,
             args=(child, tuple(pool.preload)),
             name=f"agentgym-{pool.name}-worker-{slot}",

@@ -27,7 +27,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -217,7 +217,7 @@ class RolloutProgress:
             else:
                 wait = every - since
 
-    def _fields(self) -> dict[str, str]:
+    def _fields(self) -> dict[str, Any]:  # Any: rich's update/add_task type their own keywords
         rate = f"success {100 * self.successes / self.done:5.1f}%" if self.done else "success     -"
         return {"succ": rate, "err": f"errors {self.errors}" if self.errors else ""}
 

@@ -76,7 +76,7 @@ class RunStore:
         self.dir = Path(run_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.path = self.dir / TRAJECTORIES
-        self._lock = open(self.dir / ".lock", "a+")  # noqa: SIM115 - held for the store's lifetime
+        self._lock = open(self.dir / ".lock", "a+")  # held for the store's lifetime
         try:
             fcntl.flock(self._lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -87,7 +87,7 @@ class RunStore:
         self._by_key: dict[str, Trajectory] = {}
         self.repaired_bytes = 0
         self._load()
-        self._fh = open(self.path, "ab")  # noqa: SIM115
+        self._fh = open(self.path, "ab")
         self._write_lock = threading.Lock()
 
     def _load(self) -> None:
@@ -143,7 +143,9 @@ class RunStore:
         with self._write_lock:
             if self._fh.closed:
                 raise ValueError(f"the run store {self.dir} is closed")
-            written, lines, batch = [], [], {}
+            written: list[bool] = []
+            lines: list[bytes] = []
+            batch: dict[str, Trajectory] = {}
             for t in trajs:
                 prev = batch.get(t.key) or self._by_key.get(t.key)
                 ok = prev is None or prev.stop == "error"

@@ -359,8 +359,8 @@ async def choose_action(d: Driver, h: Any, task: int, seed: int, i: int) -> str:
         return act.replace("search[<keywords>]", "search[shoes]")
     if d.env in FAMILY_ACTIONS:
         return rng.choice(FAMILY_ACTIONS[d.env])
-    act = await d.random_action(h, rng.randrange(2**31))
-    return act if act is not None else rng.choice(GENERIC_ACTIONS)
+    drawn = await d.random_action(h, rng.randrange(2**31))
+    return drawn if drawn is not None else rng.choice(GENERIC_ACTIONS)
 
 
 async def play(

@@ -127,7 +127,7 @@ def _child(env_ids: list[str], register: dict[str, str], log_level: str, app_kwa
 @contextmanager
 def _run_process(
     env_ids: list[str], register: dict[str, str], log_level: str, timeout_s: float, app_kwargs: dict
-) -> Iterator[str]:
+) -> Iterator[ServerURL]:
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
     # Not a daemon: envs that run their engines in worker processes (ALFWorld) must be able to start
@@ -141,6 +141,7 @@ def _run_process(
         if kind == "error":
             raise RuntimeError(f"the env server process failed to start: {value}")
         url = ServerURL(f"http://127.0.0.1:{value}")
+        assert proc.pid is not None  # set by start()
         url.pid = proc.pid
         _wait_http(url, proc.is_alive, timeout_s)
         yield url

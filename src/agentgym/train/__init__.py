@@ -15,14 +15,14 @@ from agentgym.train.config import BCConfig, EnvPlan, EvolConfig, TinySpec, Train
 __all__ = ["BCConfig", "EnvPlan", "EvolConfig", "TinySpec", "TrainConfig", "run_evol", "train_bc"]
 
 
-def run_evol(config, log=None):  # noqa: ANN001, ANN201 - thin lazy wrapper
+def run_evol(config, log=None):  # thin lazy wrapper
     """`agentgym.train.evol.run_evol` (imported lazily)."""
     from agentgym.train.evol import run_evol as _run
 
     return _run(config, log)
 
 
-def train_bc(config):  # noqa: ANN001, ANN201
+def train_bc(config):
     """`agentgym.train.sft.train_bc` (imported lazily)."""
     from agentgym.train.sft import train_bc as _train
 

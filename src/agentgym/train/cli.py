@@ -191,7 +191,7 @@ def evol(
     data.update({k: v for k, v in top.items() if v is not None})
     train = {k: v for k, v in {"epochs": epochs, "lr": lr, "lora": lora}.items() if v is not None}
     if train:
-        default = EvolConfig.model_fields["train"].default_factory().model_dump()
+        default = EvolConfig.model_fields["train"].get_default(call_default_factory=True).model_dump()
         data["train"] = {**(data.get("train") or default), **train}
         if data.get("evol_train") is not None:
             data["evol_train"] = {**data["evol_train"], **train}

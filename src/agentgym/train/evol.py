@@ -40,15 +40,18 @@ import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agentgym.core.types import HeldoutScores, Lineage, Trajectory
+from agentgym.core.types import Trajectory
 from agentgym.data.trajfile import keep_successes, read_records, write_records
 from agentgym.train.config import EnvPlan, EvolConfig
 from agentgym.train.stages import Stages, write_json_atomic
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from agentgym.rollout.progress import ProgressOptions
 
 EVAL_SPLIT = "test"
@@ -148,6 +151,7 @@ def _model_agent(model: Path, temperature: float, cfg: EvolConfig, seed: int) ->
     """The agent that explores / is evaluated: the backend of ``cfg.backend`` on checkpoint ``model``.
 
     Both backends take the same arguments except the name of the reply-length limit."""
+    agent_cls: Callable[..., Any]
     if cfg.backend == "vllm":
         from agentgym.agents.vllm import VLLMAgent as agent_cls
 
@@ -220,7 +224,7 @@ class EvolRun:
         self.progress = progress  # how rollout stages report (not part of the experiment's config)
         self.dir = Path(cfg.run_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
-        self._console = None
+        self._console: Console | None = None
         self.log = log or self._rich_log
         self.stages = Stages(self.dir, self.log)
         self.items = [plan_items(p) for p in cfg.envs]
@@ -384,7 +388,7 @@ class EvolRun:
             )
         )
         result = score(trajs, self.envs)
-        write_json_atomic(run / "results.json", HeldoutScores.model_validate(result).dump())
+        write_json_atomic(run / "results.json", result)
         return result
 
     def _paired(self, base_run: Path, run: Path) -> dict[str, Any]:
@@ -434,22 +438,22 @@ class EvolRun:
                 entry["records"] = d0["records"]
                 entry["kept"] = None
             else:
-                ex = self.stages.run(f"explore_{m}", lambda m=m, p=prev_model: self._explore(m, Path(p)))
+                ex = self.stages.run(f"explore_{m}", partial(self._explore, m, Path(prev_model)))
                 entry.update(explored_with=prev_model, explore=ex, kept=ex["kept"], records=ex["records"])
             init = base if (m == 0 or cfg.retrain_from == "base") else prev_model
-            tr = self.stages.run(f"train_{m}", lambda m=m, i=init: self._train(m, i))
+            tr = self.stages.run(f"train_{m}", partial(self._train, m, init))
             entry.update(data=tr["data"], init=tr["init"], checkpoint=tr["model"], train=tr)
-            entry["eval"] = self.stages.run(f"eval_{m}", lambda m=m, p=tr["model"]: self._eval(m, Path(p)))
+            entry["eval"] = self.stages.run(f"eval_{m}", partial(self._eval, m, Path(tr["model"])))
             if m > 0:
                 entry["vs_bc"] = self._paired(self.dir / "iter0" / "eval", self.dir / f"iter{m}" / "eval")
             if m > 0 and cfg.control:
                 c_init = base if cfg.retrain_from == "base" else prev_control
                 ct = self.stages.run(
                     f"control_train_{m}",
-                    lambda m=m, i=c_init, n=tr["steps"]: self._train(m, i, control_steps=n),
+                    partial(self._train, m, c_init, control_steps=tr["steps"]),
                 )
                 c_eval = self.stages.run(
-                    f"control_eval_{m}", lambda m=m, p=ct["model"]: self._eval(m, Path(p), control=True)
+                    f"control_eval_{m}", partial(self._eval, m, Path(ct["model"]), control=True)
                 )
                 iter_dir = self.dir / f"iter{m}"
                 entry["control"] = {
@@ -464,7 +468,7 @@ class EvolRun:
                 entry["vs_control"] = self._paired(iter_dir / "control_eval", iter_dir / "eval")
                 prev_control = ct["model"]
             lineage["iterations"].append(entry)
-            write_json_atomic(self.dir / "lineage.json", Lineage.model_validate(lineage).dump())
+            write_json_atomic(self.dir / "lineage.json", lineage)
             evol_report.print_table(lineage)
             prev_model = tr["model"]
             if m == 0:

@@ -79,6 +79,7 @@ def agent_spans(tokenizer: Any, msgs: list[dict[str, Any]]) -> tuple[str, list[t
         if m["role"] != "assistant" or not m.get("loss", True):
             continue
         after = _render(tokenizer, msgs[: i + 1])
+        before: str | None
         if i:
             before = _render(tokenizer, msgs[:i], add_generation_prompt=True)
         else:  # nothing to render before it, and a template may insert a system prompt: use a sentinel

@@ -165,7 +165,7 @@ def _trainer_class():
             self.trained_tokens = 0
             self.first_loss: float | None = None  # before any update: what `StallCheck` compares to
 
-        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ANN001
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             labels = inputs.pop("labels")
             weights = inputs.pop("token_weights")
             outputs = model(**inputs, use_cache=False)  # a cache would also defeat packed masks
@@ -226,7 +226,7 @@ def _stall_check_class():
             self.message: str | None = None
             self.checked = False
 
-        def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001, ANN201
+        def on_log(self, args, state, control, logs=None, **kwargs):
             if self.checked or not logs or "loss" not in logs or not state.max_steps:
                 return
             if state.global_step < max(STALL_AT * state.max_steps, 10):
@@ -254,7 +254,7 @@ def _log_lines_class():
         def __init__(self) -> None:
             self.t0 = time.monotonic()
 
-        def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001, ANN201
+        def on_log(self, args, state, control, logs=None, **kwargs):
             if not logs or "loss" not in logs or not state.is_world_process_zero:
                 return
             from agentgym.rollout.progress import format_duration
@@ -288,7 +288,9 @@ def load_model(path: str | Path, cfg: TrainConfig) -> Any:
     from transformers import AutoModelForCausalLM
 
     bf16 = _resolve(cfg.bf16, _has_cuda() and torch.cuda.is_bf16_supported())
-    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.bfloat16 if bf16 else torch.float32)
+    model: Any = AutoModelForCausalLM.from_pretrained(
+        str(path), dtype=torch.bfloat16 if bf16 else torch.float32
+    )
     if cfg.lora:
         from peft import LoraConfig, get_peft_model
 

@@ -58,7 +58,9 @@ def texts_from_records(records: Iterable[dict[str, Any]]) -> Iterator[str]:
 
 def stdlib_corpus(max_files: int = 400) -> Iterator[str]:
     """Generic English-ish/code text with no download: the interpreter's own stdlib sources."""
-    root = Path(sys.modules["json"].__file__).resolve().parent.parent
+    json_file = sys.modules["json"].__file__
+    assert json_file is not None  # json is a source module of the stdlib
+    root = Path(json_file).resolve().parent.parent
     for i, path in enumerate(sorted(root.glob("*.py"))):
         if i >= max_files:
             return

@@ -136,7 +136,7 @@ def plan(w: World, task_type: str, obj: str, recep: str | None, toggle: str | No
         if placed(o) and (verb is None or o in w.done[state]):
             return cmds  # goal already holds
     o = fetch([o for o in objs if o == w.held or o in w.inside])
-    if verb and o not in w.done[state]:
+    if verb and tool_kind and o not in w.done[state]:  # both set, or neither
         tool = _by_type(w, tool_kind)[0]
         nonlocal_at = at
         if nonlocal_at != tool:

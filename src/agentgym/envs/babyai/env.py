@@ -92,12 +92,17 @@ class BabyAIEnv(Env):
         self._expert = None
         self._areas = {}
         self._look()
-        text = prompt.observation(describe(self.view), self.available_actions(), goal=self.mission)
+        text = prompt.observation(self._describe(), self.available_actions(), goal=self.mission)
         return text, self._info(0.0)
 
     def _look(self) -> None:
         self.view = see(self.game, self._areas)
         self.macros, self.why_not = compile_macros(self.view)
+
+    def _describe(self) -> str:
+        """The current view in words; `Env` only steps after `_reset`, which always looks first."""
+        assert self.view is not None, "no view before reset"
+        return describe(self.view)
 
     def _info(self, reward: float) -> dict[str, Any]:
         level, seed = tasks.level_and_seed(self.task_id or 0)
@@ -113,13 +118,13 @@ class BabyAIEnv(Env):
         act = normalize(action)
         if act == CHECK or act.startswith("check"):
             text = prompt.observation(
-                describe(self.view), self.available_actions(), note="You can take these actions."
+                self._describe(), self.available_actions(), note="You can take these actions."
             )
             return StepResult(text, 0.0, False, False, self._info(0.0))
         steps = self.macros.get(act)
         if steps is None:
             reason = self.why_not.get(act) or _unknown(action, act)
-            text = prompt.observation(describe(self.view), self.available_actions(), note=reason)
+            text = prompt.observation(self._describe(), self.available_actions(), note=reason)
             return invalid(text, **self._info(0.0))
         reward, terminated, truncated = 0.0, False, False
         for a in steps:
@@ -135,7 +140,7 @@ class BabyAIEnv(Env):
             note = "You completed the task." if reward > 0 else "The task has failed."
         elif truncated:
             note = "You ran out of time for this task."
-        text = prompt.observation(describe(self.view), self.available_actions(), note=note)
+        text = prompt.observation(self._describe(), self.available_actions(), note=note)
         info = self._info(reward)
         info["success"] = bool(terminated and reward > 0)
         return StepResult(text, reward, terminated, truncated, info)

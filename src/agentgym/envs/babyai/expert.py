@@ -104,9 +104,9 @@ def _key_still_needed(game: Any, carrying: Any) -> bool:
 
 def pending(instr: Any) -> list[Any]:
     """The mission's sub-instructions not done yet, in the order they must be done."""
-    from minigrid.envs.babyai.core.verifier import AfterInstr, SeqInstr
+    from minigrid.envs.babyai.core.verifier import AfterInstr, AndInstr, BeforeInstr
 
-    if not isinstance(instr, SeqInstr):
+    if not isinstance(instr, (AndInstr, BeforeInstr, AfterInstr)):  # SeqInstr's kinds (with a_/b_done)
         return [instr]
     parts = [(instr.instr_a, instr.a_done), (instr.instr_b, instr.b_done)]
     if isinstance(instr, AfterInstr):
@@ -253,7 +253,9 @@ def _label_at(view: View, pos: Pos) -> Any:
     return next((o for o in view.objects if o.pos == pos), None)
 
 
-def choose(view: View, macros: dict[str, list[int]], acts: list[int], poses: list[Pose]) -> tuple[str, str]:
+def choose(  # noqa: C901 - a decision list, one branch per situation the bot can be in
+    view: View, macros: dict[str, list[int]], acts: list[int], poses: list[Pose]
+) -> tuple[str, str]:
     """(thought, macro) following the bot's look-ahead ``acts`` / ``poses``."""
     if not acts:
         for name in ("move forward", "turn left"):

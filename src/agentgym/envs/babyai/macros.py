@@ -89,6 +89,7 @@ def compile_macros(view: View) -> tuple[dict[str, list[int]], dict[str, str]]:
     if _passable(ahead):
         acts["move forward"] = [FORWARD]
     else:
+        assert ahead is not None  # nothing there is passable
         what = "a wall" if ahead.type == "wall" else f"the {object_name(ahead)[0]}"
         why["move forward"] = f"You cannot move forward: {what} is in front of you."
     paths = Paths(view)
@@ -149,7 +150,7 @@ def compile_macros(view: View) -> tuple[dict[str, list[int]], dict[str, str]]:
     return acts, why
 
 
-def _beyond(view: View, door: Pos):  # noqa: ANN202 - returns a small closure
+def _beyond(view: View, door: Pos):  # returns a small closure
     """The cell past ``door`` for a path that steps onto it (same heading)."""
 
     def cell(path: list[int]) -> Pos:

@@ -77,6 +77,7 @@ def _creator(level: str) -> tuple[Any, dict[str, Any]]:
 
     rgl.print = lambda *args, **kwargs: None  # type: ignore[attr-defined]  # "Sampling rejected: ..."
     spec = gymnasium.spec(level)
+    assert isinstance(spec.entry_point, str), spec.entry_point  # minigrid registers "module:Class"
     return load_env_creator(spec.entry_point), dict(spec.kwargs)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import random
 import re
 import shutil
 import sqlite3
@@ -265,7 +266,7 @@ CITIES = (
 ).split()
 
 
-def _person(rng) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+def _person(rng: random.Random) -> tuple[str, str]:
     return rng.choice(FIRST), rng.choice(LAST)
 
 

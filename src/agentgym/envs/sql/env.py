@@ -170,7 +170,7 @@ class BirdEnv(Env):
         return None
 
     def random_action(self, rng: random.Random) -> str:
-        assert self.question is not None, "reset first"
+        assert self.question is not None and self.task_id is not None, "reset first"
         table = rng.choice(prompt.table_names(self.world.db_path(self.task_id)))
         return f'SELECT * FROM "{table}" LIMIT {rng.randint(1, 5)}'
 

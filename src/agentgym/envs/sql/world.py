@@ -96,5 +96,6 @@ def _load(bird_path: str | None, cache: str | None) -> World:
         dbs, qs, n_train = load_bird(bird_path)
         paths: dict[int | str, Path] = {f"{s}/{d}": p for (s, d), p in dbs.items()}
         return World(qs, bird_splits(n_train, len(qs)), paths, n_train, source=f"bird({bird_path})")
-    dbs, qs = load_generated(Path(cache) if cache else None)
-    return World(qs, generated_splits(), dict(dbs), source="generated")
+    generated, qs = load_generated(Path(cache) if cache else None)
+    db_paths: dict[int | str, Path] = {db_id: path for db_id, path in generated.items()}
+    return World(qs, generated_splits(), db_paths, source="generated")

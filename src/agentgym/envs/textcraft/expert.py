@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from agentgym.envs.textcraft.recipes import Recipe, RecipeGraph
+
+_Option = TypeVar("_Option")  # a tag member (str) or a `Recipe`
 
 _MAX_CHOICES = 4  # alternatives tried per item: enough for every 1.16 recipe, keeps planning fast
 
@@ -53,7 +57,7 @@ class _Planner:
         self.reserved[name] += n
         return name
 
-    def _best(self, options: list, run) -> str:  # type: ignore[no-untyped-def]
+    def _best(self, options: Sequence[_Option], run: Callable[[_Planner, _Option], str]) -> str:
         best: tuple[int, _Planner, str] | None = None
         for opt in options:
             trial = self.fork()

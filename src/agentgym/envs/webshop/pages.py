@@ -94,8 +94,8 @@ class Browser:
                 parts.append("< Prev")
             if s.page < self.n_pages():
                 parts.append("Next >")
-            for p in self.page_products():
-                parts += [p.asin, p.title, f"${p.price:.2f}"]
+            for hit in self.page_products():
+                parts += [hit.asin, hit.title, f"${hit.price:.2f}"]
         else:
             p = self.product
             assert p is not None

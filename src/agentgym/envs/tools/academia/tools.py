@@ -45,12 +45,12 @@ class AcademiaTools(Toolbox):
         return author
 
     @tool("Load the PaperNet: papers (nodes, by title) and citations (edges).")
-    def loadPaperNet(self) -> str:  # noqa: N802 - the original tool name
+    def loadPaperNet(self) -> str:  # the original tool name
         self.loaded.add("PaperNet")
         return "PaperNet is loaded."
 
     @tool("Load the AuthorNet: authors (nodes, by name) and collaborations (edges).")
-    def loadAuthorNet(self) -> str:  # noqa: N802
+    def loadAuthorNet(self) -> str:
         self.loaded.add("AuthorNet")
         return "AuthorNet is loaded."
 
@@ -58,7 +58,7 @@ class AcademiaTools(Toolbox):
         'List the neighbours of a node. graph is "PaperNet" (node: a paper title; its neighbours are the '
         'papers it cites) or "AuthorNet" (node: an author name; its neighbours are the collaborators).'
     )
-    def neighbourCheck(self, graph: Any, node: Any) -> list[str]:  # noqa: N802
+    def neighbourCheck(self, graph: Any, node: Any) -> list[str]:
         which = as_str(graph, "graph")
         if which not in GRAPHS:
             raise ToolError(f'graph must be "PaperNet" or "AuthorNet", not {which!r}')
@@ -67,7 +67,7 @@ class AcademiaTools(Toolbox):
         return self.g.collaborators(self._author(node).name)
 
     @tool("Get the attributes of a paper node (authors, year, venue, citation count, keywords, type).")
-    def paperNodeCheck(self, node: Any) -> dict[str, Any]:  # noqa: N802
+    def paperNodeCheck(self, node: Any) -> dict[str, Any]:
         p = self._paper(node)
         return {
             "title": p.title, "authors": p.authors, "year": p.year, "venue": p.venue,
@@ -75,12 +75,12 @@ class AcademiaTools(Toolbox):
         }  # fmt: skip
 
     @tool("Get the attributes of an author node (name, organization, papers).")
-    def authorNodeCheck(self, node: Any) -> dict[str, Any]:  # noqa: N802
+    def authorNodeCheck(self, node: Any) -> dict[str, Any]:
         a = self._author(node)
         return {"name": a.name, "org": a.org, "papers": a.papers}
 
     @tool("Get the edge between two authors: the papers they wrote together.")
-    def authorEdgeCheck(self, node1: Any, node2: Any) -> dict[str, Any]:  # noqa: N802
+    def authorEdgeCheck(self, node1: Any, node2: Any) -> dict[str, Any]:
         a, b = self._author(node1, "node1"), self._author(node2, "node2")
         shared = self.g.coauthors.get(frozenset((a.name, b.name)))
         if not shared:
@@ -88,7 +88,7 @@ class AcademiaTools(Toolbox):
         return {"collaborative_papers": shared}
 
     @tool("Get the edge from paper node1 to paper node2: whether node1 cites node2.", 'the edge or "None"')
-    def paperEdgeCheck(self, node1: Any, node2: Any) -> Any:  # noqa: N802
+    def paperEdgeCheck(self, node1: Any, node2: Any) -> Any:
         a, b = self._paper(node1, "node1"), self._paper(node2, "node2")
         if b.title in a.cites:
             return {"source": a.title, "target": b.title, "relation": "cites"}

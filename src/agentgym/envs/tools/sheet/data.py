@@ -176,28 +176,28 @@ MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augus
 
 
 def _sales(rng: random.Random) -> list[list[Any]]:
-    rows = [["Product", "Region", "Units", "Price"]]
+    rows: list[list[Any]] = [["Product", "Region", "Units", "Price"]]
     for p in rng.sample(PRODUCTS, rng.randint(6, 10)):
         rows.append([p, rng.choice(REGIONS), rng.randint(5, 200), round(rng.uniform(5, 900), 2)])
     return rows
 
 
 def _grades(rng: random.Random) -> list[list[Any]]:
-    rows = [["Student", "Math", "English", "Science"]]
+    rows: list[list[Any]] = [["Student", "Math", "English", "Science"]]
     for s in rng.sample(STUDENTS, rng.randint(6, 10)):
         rows.append([s, *(rng.randint(35, 100) for _ in range(3))])
     return rows
 
 
 def _inventory(rng: random.Random) -> list[list[Any]]:
-    rows = [["Item", "Category", "Stock", "Reorder Level"]]
+    rows: list[list[Any]] = [["Item", "Category", "Stock", "Reorder Level"]]
     for item, cat in rng.sample(ITEMS, rng.randint(6, 10)):
         rows.append([item, cat, rng.randint(0, 500), rng.choice((20, 50, 100))])
     return rows
 
 
 def _expenses(rng: random.Random) -> list[list[Any]]:
-    rows = [["Month", "Rent", "Food", "Transport"]]
+    rows: list[list[Any]] = [["Month", "Rent", "Food", "Transport"]]
     start = rng.randint(0, 5)
     for m in MONTHS[start : start + rng.randint(5, 7)]:
         rows.append([m, rng.choice((900, 1100, 1250)), rng.randint(180, 650), rng.randint(40, 220)])

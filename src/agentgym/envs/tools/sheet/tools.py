@@ -138,7 +138,7 @@ class SheetTools(Toolbox):
         return f"Froze {n} {'rows' if dim.startswith('row') else 'columns'}."
 
     @tool("Translate a 1-based (row, col) pair into A1 notation.", 'the position, such as "C2"')
-    def get_A1_annotation(self, row: Any, col: Any) -> str:  # noqa: N802 - the original tool name
+    def get_A1_annotation(self, row: Any, col: Any) -> str:  # the original tool name
         r, c = as_int(row, "row"), as_int(col, "col")
         if not (1 <= r <= data.MAX_ROWS and 1 <= c <= data.MAX_COLS):
             raise ToolError(f"row must be 1-{data.MAX_ROWS} and col 1-{data.MAX_COLS}")

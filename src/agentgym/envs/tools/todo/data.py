@@ -120,7 +120,7 @@ def world(seed: int, today: str) -> World:
                     pid,
                     content,
                     desc,
-                    due and due.isoformat(),
+                    due.isoformat() if due else None,
                     amount,
                     unit,
                     rng.randint(1, 4),

@@ -83,7 +83,7 @@ def due_first(rng: random.Random, w: data.World) -> Made:
     dated = [t for t in _in(w, p) if t.due_date]
     if not dated:
         return None
-    first = min(t.due_date for t in dated)
+    first = min(t.due_date for t in dated if t.due_date)
     best = [t for t in dated if t.due_date == first]
     if len(best) != 1:
         return None
