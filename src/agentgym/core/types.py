@@ -12,7 +12,13 @@ On-disk formats
 A run's ``trajectories.jsonl`` holds one `Trajectory` per line (``Trajectory.model_dump_json()``).
 An AgentTraj file (the original AgentGym format) is a JSON list of ``{"item_id", "conversations"}``
 objects; `Trajectory` is a superset of that, so an AgentTraj record loads as a `Trajectory` with
-defaults for the extra fields (see `agentgym.data.agenttraj`).
+defaults for the extra fields (see `agentgym.data.agenttraj`). Both are read and written by
+`agentgym.data.trajfile` only.
+
+An eval run's ``results.json`` is an `EvalResults`; an AgentEvol run's ``lineage.json`` is a
+`Lineage`, and each of its ``iter{m}/eval/results.json`` a `HeldoutScores`. These report models
+validate the keys they document and keep any others (``extra="allow"``): a file written by a later
+version still loads, and nothing a writer adds is silently dropped.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from annotated_types import Interval
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, Strict
 
 Metric = Literal["success", "score", "reward"]
 """How AgentEval reports an env (paper §8): ``success`` = success rate; ``score`` = mean final
@@ -279,3 +285,169 @@ def parse_item_id(item: str) -> tuple[str, int]:
     if not env or not num.lstrip("-").isdigit():
         raise ValueError(f"not an item id of the form '<env>_<int>': {item!r}")
     return env, int(num)
+
+
+# ------------------------------------------------------------------------------- run reports
+CI95 = Annotated[list[float], Field(min_length=2, max_length=2)]
+"""A 95 % interval ``[low, high]`` (a list, as JSON has it, so a report dumps back unchanged)."""
+
+
+class _Report(BaseModel):
+    """A report file's model: its documented keys are validated, other keys kept (module doc)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    def dump(self) -> dict[str, Any]:
+        """The file's JSON object. Optional keys a file did not have stay absent, and floats stay
+        Python floats (``json.dumps`` writes them as the writers always did)."""
+        return self.model_dump(exclude_unset=True)
+
+
+class EnvResult(_Report):
+    """One env's AgentEval numbers (`agentgym.eval.metrics.env_metrics`): rates in 0-1, ``score``
+    and ``score_ci`` on the 0-100 scale of ``metric``, 95 % intervals as ``[low, high]``."""
+
+    metric: Metric
+    episodes: int
+    items: int
+    successes: int
+    success_rate: float
+    success_ci: CI95
+    score: float
+    score_ci: CI95
+    mean_reward: float
+    invalid_action_rate: float = Field(description="Invalid actions per round.")
+    invalid_actions: int
+    mean_rounds: float
+    stops: dict[str, int] = Field(description="Episodes per stop reason ('unknown' when unrecorded).")
+    errors: int = Field(description="Episodes that ended with stop 'error' (counted as failures).")
+    env_s: float
+    model_s: float
+    pass_at_k: dict[str, float] | None = Field(
+        None, description="k -> unbiased pass@k, for k up to the samples per item; absent with one sample."
+    )
+
+
+class OverallResult(_Report):
+    """The macro average over envs (each env weighs the same); the means are absent with no env."""
+
+    envs: int
+    episodes: int
+    mean_score: float | None = None
+    mean_success_rate: float | None = None
+
+
+class EvalResults(_Report):
+    """An eval run's ``results.json`` (written by ``agentgym eval``, read by ``agentgym compare``):
+    ``{"envs": {env: EnvResult}, "overall": OverallResult, "run": {...}}`` where ``run`` holds the
+    run's config (agent, envs, split, limit, samples, seed, servers, max_rounds, command, started)."""
+
+    envs: dict[str, EnvResult]
+    overall: OverallResult
+    run: dict[str, Any] = Field(
+        default_factory=dict, description="The run's config (as in its config.json) and command line."
+    )
+
+
+class HeldoutScore(_Report):
+    """One env's held-out score in AgentEvol (`agentgym.train.evol.score`): success over every
+    held-out episode (with its Wilson 95 % interval) and over the test split alone."""
+
+    episodes: int
+    success_rate: float
+    success_ci: CI95
+    test_episodes: int
+    test_success_rate: float | None = Field(description="None when no held-out id is from the test split.")
+    invalid_action_rate: float
+    mean_rounds: float
+    errors: int
+
+
+class HeldoutScores(RootModel[dict[str, HeldoutScore]]):
+    """An AgentEvol eval folder's ``results.json`` (``RUN/iter{m}/eval/``): env -> `HeldoutScore`.
+
+    Named like an eval run's file but not an `EvalResults`: no ``envs``/``overall`` level, and no
+    metric (AgentEvol scores success)."""
+
+    def dump(self) -> dict[str, Any]:
+        """The ``results.json`` document: env -> its scores."""
+        return {env: s.dump() for env, s in self.root.items()}
+
+
+class PairedDelta(_Report):
+    """Paired success delta of two evals on their shared held-out items (`agentgym compare`):
+    points of success rate, B - A, with its paired-bootstrap 95 % interval."""
+
+    items: int
+    delta: float
+    ci: CI95
+    significant: bool = Field(description="The interval excludes 0.")
+    better: int = Field(description="Items where B did better than A.")
+    worse: int = Field(description="Items where B did worse than A.")
+
+
+class TrainSummary(_Report):
+    """What one AgentEvol training stage made: the checkpoint, from which init, on which data."""
+
+    model: str
+    init: str
+    data: str
+    examples: int
+    steps: int
+    train_loss: float | None
+    seconds: float
+
+
+class ExploreSummary(_Report):
+    """One AgentEvol exploration stage: episodes played, kept (per env), and the data set written."""
+
+    episodes: int
+    kept: int
+    kept_per_env: dict[str, int]
+    explore_success_rate: dict[str, float]
+    records: int = Field(description="Records of D_m: the kept episodes plus D_{m-1}.")
+    file: str
+
+
+class ControlRun(_Report):
+    """The same-compute control of an iteration: as many steps with the same settings on D_0 alone."""
+
+    checkpoint: str
+    init: str
+    data: str
+    records: int
+    train: TrainSummary
+    eval: dict[str, HeldoutScore]
+    vs_bc: dict[str, PairedDelta]
+
+
+class LineageIteration(_Report):
+    """One AgentEvol iteration (0 = BC): the data it trained on, the checkpoint and its scores."""
+
+    iteration: int
+    label: str = Field(description="'BC' for iteration 0, 'evol <m>' after.")
+    records: int = Field(description="Records of the training data D_m.")
+    kept: int | None = Field(description="Explored episodes kept into D_m; None for BC.")
+    explored_with: str | None = Field(None, description="The checkpoint that explored (m >= 1).")
+    explore: ExploreSummary | None = None
+    data: str
+    init: str
+    checkpoint: str
+    train: TrainSummary
+    eval: dict[str, HeldoutScore]
+    vs_bc: dict[str, PairedDelta] | None = Field(None, description="Paired delta vs BC (m >= 1).")
+    control: ControlRun | None = Field(None, description="With ``control: true`` (m >= 1).")
+    vs_control: dict[str, PairedDelta] | None = Field(None, description="Paired delta vs the control.")
+
+
+class Lineage(_Report):
+    """An AgentEvol run's ``lineage.json``: which data made which checkpoint, from what, and its
+    scores; rewritten (atomically) after each iteration. ``random`` is the random agent's held-out
+    score (None when ``random_baseline`` is off)."""
+
+    run_dir: str
+    envs: list[str]
+    base_model: str
+    retrain_from: Literal["base", "last"]
+    random: dict[str, HeldoutScore] | None
+    iterations: list[LineageIteration]

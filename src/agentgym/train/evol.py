@@ -44,7 +44,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agentgym.core.types import Trajectory
+from agentgym.core.types import HeldoutScores, Lineage, Trajectory
 from agentgym.data.trajfile import keep_successes, read_records, write_records
 from agentgym.train.config import EnvPlan, EvolConfig
 from agentgym.train.stages import Stages, write_json_atomic
@@ -388,7 +388,7 @@ class EvolRun:
             )
         )
         result = score(trajs, self.envs)
-        write_json_atomic(run / "results.json", result)
+        write_json_atomic(run / "results.json", HeldoutScores.model_validate(result).dump())
         return result
 
     def _paired(self, base_run: Path, run: Path) -> dict[str, Any]:
@@ -468,7 +468,7 @@ class EvolRun:
                 entry["vs_control"] = self._paired(iter_dir / "control_eval", iter_dir / "eval")
                 prev_control = ct["model"]
             lineage["iterations"].append(entry)
-            write_json_atomic(self.dir / "lineage.json", lineage)
+            write_json_atomic(self.dir / "lineage.json", Lineage.model_validate(lineage).dump())
             evol_report.print_table(lineage)
             prev_model = tr["model"]
             if m == 0:
