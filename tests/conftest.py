@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +22,22 @@ def dummy_envs() -> dict[str, type]:
     for env_id, cls in DUMMY.items():
         register(env_id, cls)
     return DUMMY
+
+
+@pytest.fixture
+def server() -> Iterator[Callable[..., str]]:
+    """A factory of real env servers: ``url = server(["maze"], capacity=8)`` starts
+    `agentgym.server.testing.run_server` for those envs (kwargs go to it, then to ``create_app``)
+    and returns its base URL. Every server a test started is stopped when the test ends, also
+    when it fails - so a test can start several, with different settings, and never cleans up."""
+    from agentgym.server.testing import run_server
+
+    with ExitStack() as stack:
+
+        def start(envs: Iterable[str], **kwargs: Any) -> str:
+            return stack.enter_context(run_server(envs, **kwargs))
+
+        yield start
 
 
 def light_envs() -> list[str]:
