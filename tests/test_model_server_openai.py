@@ -505,3 +505,43 @@ def test_work_nobody_comes_back_for_is_stopped(model_path: Path) -> None:
             wait_until("the job was abandoned", lambda: health()["jobs"]["abandoned"] == 1)
         wait_until("its row was cancelled", lambda: generator.stats["cancelled"] == 1)
         assert http.post(CHAT, json=chat_body()).status_code == 200  # and it still serves
+
+
+# ------------------------------------------------------------------ the official openai client
+def test_the_official_openai_client_gets_the_same_answers(server: str, http: httpx.Client) -> None:
+    """What the wire tests above check, through `openai` itself: chat, streaming with usage, n > 1,
+    logprobs, text completions, stop, and the 400 it raises for an unsupported field."""
+    openai = pytest.importorskip("openai")
+    client = openai.OpenAI(base_url=f"{server}/v1", api_key="none", timeout=HANG_GUARD_S, max_retries=0)
+    plain = http.post(CHAT, json=chat_body(max_tokens=12)).json()
+    chat = client.chat.completions.create(model=NAME, messages=msgs(), max_tokens=12, temperature=0)
+    assert chat.choices[0].message.content == plain["choices"][0]["message"]["content"]
+    assert chat.usage is not None and chat.usage.total_tokens == plain["usage"]["total_tokens"]
+
+    stream = client.chat.completions.create(
+        model=NAME, messages=msgs(), max_tokens=12, temperature=0, stream=True,
+        stream_options={"include_usage": True},
+    )  # fmt: skip
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == chat.choices[0].message.content
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == chat.usage.completion_tokens
+
+    many = client.chat.completions.create(
+        model=NAME, messages=msgs(), max_tokens=6, temperature=1.0, seed=3, n=2, logprobs=True, top_logprobs=2
+    )
+    wire = http.post(
+        CHAT, json=chat_body(max_tokens=6, temperature=1.0, seed=3, n=2, logprobs=True, top_logprobs=2)
+    ).json()
+    assert [c.message.content for c in many.choices] == [c["message"]["content"] for c in wire["choices"]]
+    assert many.choices[0].logprobs is not None and all(
+        len(t.top_logprobs) == 2 for t in many.choices[0].logprobs.content
+    )
+
+    done = client.completions.create(model=NAME, prompt="Thought: I", max_tokens=8, temperature=0)
+    wire_text = http.post(COMPLETIONS, json={"prompt": "Thought: I", "max_tokens": 8, "temperature": 0})
+    assert done.choices[0].text == wire_text.json()["choices"][0]["text"]
+
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(model=NAME, messages=msgs(), logit_bias={"1": 5})
+    assert err.value.status_code == 400 and "logit_bias" in str(err.value)
