@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint format bench install clean check-experts
+.PHONY: demo test test-fast lint format bench install clean check-experts
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,12 @@ test: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks
 	$(PY) -m mypy
 	$(PY) -m pytest -q
+
+# The edit loop (under 2 minutes on 2 busy cores): lint, then every test that is neither heavy
+# (JVM, TextWorld) nor slow (> ~10 s under load), spread over the cores (pytest-xdist).
+test-fast: $(STAMP)
+	$(PY) -m ruff check src tests benchmarks
+	$(PY) -m pytest -q -n auto -m "not heavy and not slow and not experts"
 
 lint: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks

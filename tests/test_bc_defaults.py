@@ -62,6 +62,7 @@ def test_default_lr_depends_on_the_model(tmp_path: Path, tiny: Path) -> None:
     )
 
 
+@pytest.mark.slow  # ~6-10 s (a CLI training run): out of `make test-fast`
 def test_readme_bc_command_learns_on_a_tiny_model(tmp_path: Path, data: Path, tiny: Path) -> None:
     """The README's line as written (only smaller: --batch-size 4 for more steps on little data)."""
     code, out, err = bc(
@@ -77,6 +78,7 @@ def test_readme_bc_command_learns_on_a_tiny_model(tmp_path: Path, data: Path, ti
     assert "[train] step " in out and "| loss " in out  # plain progress lines: stdout is not a TTY
 
 
+@pytest.mark.slow  # ~5-10 s (a CLI training run): out of `make test-fast`
 def test_a_run_that_does_not_learn_warns(tmp_path: Path, data: Path, tiny: Path) -> None:
     code, out, err = bc(
         "--data", str(data), "--model", str(tiny), "--out", str(tmp_path / "bc"),

@@ -53,6 +53,7 @@ def comparable(record: dict) -> dict:
     return {k: v for k, v in record.items() if k != "timing"}
 
 
+@pytest.mark.slow  # ~8-15 s (two CLI runs): out of `make test-fast`
 def test_sigkill_of_agentgym_eval_then_the_same_command_finishes_the_run(tmp_path):
     out = tmp_path / "run"
     traj = out / "trajectories.jsonl"

@@ -56,6 +56,7 @@ def check(app: typer.Typer, *args: str) -> tuple[int, str, dict[str, str]]:
 
 
 # ------------------------------------------------------------------------- our server
+@pytest.mark.slow  # 3-5 s each idle, > 10 s under load: out of `make test-fast`
 @pytest.mark.parametrize("env", ENVS)
 def test_v1_checks_pass_against_our_server(app: typer.Typer, url: str, env: str) -> None:
     code, out, st = check(app, "--server", url, env, "--episodes", "30")

@@ -110,6 +110,7 @@ def retry_command(output: str) -> list[str]:
     return [str(AGENTGYM), *argv[1:]]
 
 
+@pytest.mark.slow  # ~10 s (two CLI runs and a server kill): out of `make test-fast`
 def test_server_killed_mid_run_exits_3_and_the_printed_command_finishes_the_rest(tmp_path):
     port, run, gate = free_port(), tmp_path / "run", tmp_path / "gate-open"
     url = f"http://127.0.0.1:{port}"
@@ -154,6 +155,7 @@ def test_server_killed_mid_run_exits_3_and_the_printed_command_finishes_the_rest
     assert json.loads((run / "results.json").read_text())["envs"]["gated"]["errors"] == 0
 
 
+@pytest.mark.slow  # ~5-10 s (a CLI run waiting for capacity): out of `make test-fast`
 def test_concurrency_16_against_capacity_2_waits_instead_of_erroring(tmp_path):
     port = free_port()
     with serve(port, "maze", "--capacity", "2", log=tmp_path / "serve.log"):

@@ -84,6 +84,7 @@ def test_keep_successes_thresholds_and_one_per_item():
     assert len(keep_successes(trajs, 0.0, per_item=None, by="reward")) == 4  # min_reward 0: all but the error
 
 
+@pytest.mark.slow  # ~4 s idle, > 10 s under load (a whole evol run): out of `make test-fast`
 def test_evol_end_to_end(tmp_path):
     cfg = EvolConfig.model_validate(small_config(tmp_path / "run"))
     res = run_evol(cfg, log=lambda _m: None)
@@ -137,6 +138,7 @@ def test_evol_end_to_end(tmp_path):
     assert res2.lineage["iterations"][1]["eval"] == it1["eval"] and "control" in res2.lineage["iterations"][1]
 
 
+@pytest.mark.slow  # ~3 s idle, > 10 s under load (a whole evol run): out of `make test-fast`
 def test_same_compute_control(tmp_path):
     """``control: true``: per iteration, the same training on D_0 alone, evaluated and compared."""
     cfg = {**small_config(tmp_path / "run"), "control": True}
@@ -161,6 +163,7 @@ def lineage_base(res) -> str:
     return res.lineage["base_model"]
 
 
+@pytest.mark.slow  # ~8-15 s (an evol run killed and resumed): out of `make test-fast`
 def test_resume_after_sigkill(tmp_path):
     run = tmp_path / "run"
     cfg_path = tmp_path / "evol.yaml"

@@ -209,6 +209,7 @@ def test_api_key(model_path: Path, server) -> None:
             asyncio.run(ask(None))
 
 
+@pytest.mark.slow  # ~7-12 s (the real serve-model process): out of `make test-fast`
 def test_serve_model_command(model_path: Path) -> None:
     """The real `agentgym serve-model` process, answered over HTTP, then stopped."""
     with socket.socket() as s:

@@ -21,6 +21,7 @@ from agentgym.server.testing import run_server
 ST = shutil.which("st", path=str(Path(sys.executable).parent)) or shutil.which("st")
 
 
+@pytest.mark.slow  # ~15 s each (a fuzzing run): out of `make test-fast`
 @pytest.mark.skipif(ST is None, reason="schemathesis is a dev dependency: pip install -e '.[dev]'")
 @pytest.mark.parametrize("expert", [False, True], ids=["default", "expert-routes-on"])
 def test_schemathesis_finds_nothing(tmp_path, expert):

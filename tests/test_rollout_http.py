@@ -40,6 +40,7 @@ def server():
         yield url
 
 
+@pytest.mark.slow  # ~3 s idle, > 10 s under load (every maze and wordle task): out of `make test-fast`
 def test_expert_solves_every_maze_and_wordle_task_over_http(server):
     items = split_items("maze") + split_items("wordle")
     trajs = asyncio.run(play(server, items, ExpertAgent(), concurrency=16))
@@ -102,6 +103,7 @@ class Slow(Agent):
         return await self.expert.reply(messages, ctx)
 
 
+@pytest.mark.slow  # ~4 s idle, > 10 s under load (two runs, a server kill): out of `make test-fast`
 def test_server_dying_mid_run_records_errors_and_a_rerun_retries_them(tmp_path):
     items = split_items("maze")
     finished: list = []

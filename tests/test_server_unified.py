@@ -241,6 +241,7 @@ async def _play_http(c: httpx.AsyncClient, env: str, task: int, seed: int, actio
     return seen
 
 
+@pytest.mark.slow  # ~6 s each idle, > 10 s under load: out of `make test-fast`
 @pytest.mark.parametrize("env_id", ["counter", *light_envs()])
 async def test_64_concurrent_sessions_no_cross_talk(url, env_id):
     test_ids = make(env_id).spec.split("test")

@@ -111,6 +111,7 @@ def test_packing_is_block_diagonal(base):
     )
 
 
+@pytest.mark.slow  # 15-25 s each on 2 CPU cores: out of `make test-fast`
 @pytest.mark.parametrize("packing", [False, True])
 def test_loss_falls(base, tmp_path, packing):
     summary = train_on_records(
