@@ -88,6 +88,7 @@ from agentgym.agents.serving import (
     retry_after_header,
 )
 from agentgym.core.seeding import derive_seed
+from agentgym.server.guard import read_bounded, replaying
 
 MB = 1 << 20
 DEFAULT_MAX_BODY_BYTES = 4 * MB
@@ -379,31 +380,11 @@ class RequestGuard:
             await self._too_large(send, f"The request body of {length} bytes")
             return
         if length is None and chunked:  # no length announced: read up to the limit, then replay
-            chunks: list[bytes] = []
-            total = 0
-            while True:
-                message = await receive()
-                if message["type"] != "http.request":
-                    break  # the client left: the app sees an empty body and the disconnect
-                chunk = message.get("body", b"")
-                total += len(chunk)
-                if total > self.max_body:
-                    await self._too_large(send, "The (chunked) request body")
-                    return
-                chunks.append(chunk)
-                if not message.get("more_body"):
-                    break
-            body = b"".join(chunks)
-            replayed = False
-
-            async def replay() -> Message:
-                nonlocal replayed
-                if replayed:
-                    return await receive()
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-
-            await self.app(scope, replay, send)
+            body = await read_bounded(receive, self.max_body)
+            if body is None:
+                await self._too_large(send, "The (chunked) request body")
+                return
+            await self.app(scope, replaying(body, receive), send)
             return
         await self.app(scope, receive, send)
 

@@ -53,28 +53,44 @@ class Guard:
             )
             return
         if length is None and chunked:  # no length announced: read (bounded) and replay
-            chunks, total = [], 0
-            while True:
-                msg = await receive()
-                if msg["type"] != "http.request":
-                    break
-                total += len(msg.get("body", b""))
-                if total > self.max_body:
-                    await send_error(send, 413, f"request body exceeds the {self.max_body}-byte limit")
-                    return
-                chunks.append(msg.get("body", b""))
-                if not msg.get("more_body"):
-                    break
-            body = b"".join(chunks)
-            sent = False
-
-            async def replay() -> Message:
-                nonlocal sent
-                if sent:
-                    return await receive()
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-
-            await self.app(scope, replay, send)
+            body = await read_bounded(receive, self.max_body)
+            if body is None:
+                await send_error(send, 413, f"request body exceeds the {self.max_body}-byte limit")
+                return
+            await self.app(scope, replaying(body, receive), send)
             return
         await self.app(scope, receive, send)
+
+
+async def read_bounded(receive: Receive, limit: int) -> bytes | None:
+    """Read a body that announced no length (chunked), at most ``limit`` bytes; None past it.
+
+    A client that leaves mid-body yields what arrived (the app then sees the disconnect)."""
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        total += len(chunk)
+        if total > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands the app ``body`` (already read) once, then the real messages."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
