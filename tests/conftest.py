@@ -44,3 +44,23 @@ def light_envs() -> list[str]:
     """The light real envs that exist in this checkout (maze, wordle), for integration tests."""
     root = Path(__file__).parents[1] / "src" / "agentgym" / "envs"
     return [e for e in ("maze", "wordle") if (root / e / "env.py").exists()]
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny matmuls on a shared 2-core machine run ~10x faster on one thread than on two
+    (model-server and HF-agent modules use it for all their tests)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny chat model (256-token context) built from scratch, one per test module."""
+    import tinymodel
+
+    return tinymodel.build(tmp_path_factory.mktemp("tiny"), max_positions=256)

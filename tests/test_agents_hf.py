@@ -10,7 +10,6 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-import tinymodel
 from agentgym.agents.base import AgentError, ContextOverflow, EpisodeContext
 from agentgym.agents.hf import HFAgent, HFGenerator, SamplingParams
 from agentgym.core.types import EnvSpec
@@ -37,20 +36,7 @@ def convo(i: int) -> list[dict[str, str]]:
     ]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny matmuls on a shared 2-core machine run ~10x faster on one thread than on two."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory: pytest.TempPathFactory):
-    return tinymodel.build(tmp_path_factory.mktemp("tiny"), max_positions=256)
+pytestmark = pytest.mark.usefixtures("one_thread")  # model_path: the tiny model in conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -44,20 +44,7 @@ def msgs(i: int) -> list[dict[str, str]]:
     ]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny matmuls on a shared 2-core machine run ~10x faster on one thread than on two."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tinymodel.build(tmp_path_factory.mktemp("tiny"), max_positions=256)
+pytestmark = pytest.mark.usefixtures("one_thread")  # model_path: the tiny model in conftest.py
 
 
 @pytest.fixture(scope="module")
